@@ -1,0 +1,54 @@
+"""The course staff's commands: python -m autograder VERB ...
+
+  grade PATH [--results FILE]          grade one submission (zip or folder); exit 0 when grading completed
+  regrade FOLDER [--jobs N] [--csv F]  grade every submission in FOLDER in parallel
+  package [--out FILE]                 build the zip to upload to Gradescope
+  audit [--jobs N]                     grade the accuracy corpus and print which checks catch which mistakes
+  install-user                         create the unprivileged user that runs student code (root; setup.sh)
+"""
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    p = verbs.add_parser("grade", help="grade one submission")
+    p.add_argument("path")
+    p.add_argument("--results", help="where to write results.json")
+    p = verbs.add_parser("regrade", help="grade a folder of submissions")
+    p.add_argument("folder")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--csv", default="scores.csv")
+    p = verbs.add_parser("package", help="build the Gradescope zip")
+    p.add_argument("--out", default="dist/autograder.zip")
+    p = verbs.add_parser("audit", help="grade the accuracy corpus")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--only", help="only variants whose name contains this")
+    verbs.add_parser("install-user", help="create the worker's user")
+    args = parser.parse_args(argv)
+
+    if args.verb == "grade":
+        from autograder.grade import grade
+        grade(args.path, args.results)
+        return 0
+    if args.verb == "regrade":
+        from autograder.regrade import regrade
+        return regrade(args.folder, jobs=args.jobs, csv_path=args.csv)
+    if args.verb == "package":
+        from autograder.package import package
+        package(args.out)
+        return 0
+    if args.verb == "audit":
+        from autograder.audit import audit
+        return audit(jobs=args.jobs, only=args.only)
+    if args.verb == "install-user":
+        from autograder.sandbox import install_user
+        install_user()
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

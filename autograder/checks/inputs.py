@@ -1,0 +1,95 @@
+"""Inputs the judge makes: seeded numpy generators and model weights, and the golden files."""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, settings
+
+GOLDENS = Path(__file__).resolve().parent.parent / "goldens"
+
+
+def hypothesis_settings(max_examples):
+    """Reproducible property runs: derandomized, no deadline, no database, no shrinking (a failure is
+    reported as found, which keeps a wrong submission's grading as fast as a right one's)."""
+    return settings(derandomize=True, deadline=None, database=None, max_examples=max_examples,
+                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                    phases=(Phase.explicit, Phase.generate))
+
+
+class GoldenError(Exception):
+    """A golden file is missing or corrupt: the grader's fault, not the student's."""
+
+
+def rng(*key):
+    """A numpy generator seeded by a readable key, e.g. rng('vae', 3)."""
+    digest = hashlib.sha256(repr(key).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def linear_state(g, prefix, n_in, n_out, dtype=np.float32):
+    bound = 1 / np.sqrt(n_in)
+    return {f"{prefix}.weight": g.uniform(-bound, bound, (n_out, n_in)).astype(dtype),
+            f"{prefix}.bias": g.uniform(-bound, bound, n_out).astype(dtype)}
+
+
+def vae_state(g, z_dim, hidden=300):
+    state = {"z_prior_m": np.zeros(1, np.float32), "z_prior_v": np.ones(1, np.float32)}
+    for prefix, sizes in (("enc.net", (784, hidden, hidden, 2 * z_dim)), ("dec.net", (z_dim, hidden, hidden, 784))):
+        for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+            state.update(linear_state(g, f"{prefix}.{2 * k}", a, b))
+    return state
+
+
+def gan_state(g, z_dim):
+    state = {}
+    for prefix, sizes in (("g.net", (z_dim, 256, 512, 784)), ("d.net", (784, 512, 256, 1))):
+        for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+            state.update(linear_state(g, f"{prefix}.{2 * k}", a, b))
+    return state
+
+
+def small_net_state(g, d_in, hidden, classes, dtype=np.float32):
+    return {**linear_state(g, "hidden", d_in, hidden, dtype), **linear_state(g, "out", hidden, classes, dtype)}
+
+
+def golden(name):
+    """{'inputs': {...}, 'expected': {...}} from goldens/<name>.npz, checked against the manifest."""
+    path = GOLDENS / f"{name}.npz"
+    try:
+        manifest = json.loads((GOLDENS / "manifest.json").read_text())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if manifest["files"][path.name]["sha256"] != digest:
+            raise GoldenError(f"{path.name} does not match its checksum in manifest.json")
+        with np.load(path, allow_pickle=False) as npz:
+            flat = {k: npz[k] for k in npz.files}
+    except GoldenError:
+        raise
+    except Exception as error:
+        raise GoldenError(f"golden file {path.name} is missing or corrupt ({type(error).__name__}: {error}); "
+                          "regenerate with: python -m reference.golden") from None
+    return unflatten(flat)
+
+
+def flatten(tree, prefix=""):
+    flat = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            flat.update(flatten(v, key + "/"))
+        elif v is None:
+            continue
+        else:
+            flat[key] = np.asarray(v)
+    return flat
+
+
+def unflatten(flat):
+    tree = {}
+    for key, value in flat.items():
+        node = tree
+        *parents, leaf = key.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value[()] if value.shape == () else value
+    return tree

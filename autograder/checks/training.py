@@ -1,0 +1,82 @@
+"""Short training runs with the student's code; the judge scores the returned weights itself, with
+trusted numpy code. Each run is seeded and single-threaded, so its result is reproducible; the
+thresholds sit between what the reference reaches and what the recognizable mistakes reach (see
+tests/test_checks.py, which measures both)."""
+import numpy as np
+
+from autograder.selfcheck.expect import CheckFailed, Claims, fmt
+from autograder.selfcheck import numeric
+from .inputs import gan_state, golden, rng, small_net_state
+
+VAE_STEPS, VAE_Z = 300, 10
+VAE_MAX_NELBO = 175.0          # reference ~150 after 300 steps; a detached or mis-scaled bound > 190
+GAN_STEPS = 40
+EWC_STEPS, EWC_LAM, EWC_LR, EWC_HIDDEN = 300, 1000.0, 1e-2, 16   # reference: naive keeps 71% of task A, EWC 86%
+
+
+def digits():
+    d = golden("digits")["inputs"]
+    return d["train_x"].astype(np.float32) / 255.0, d["train_y"], d["test_x"].astype(np.float32) / 255.0, d["test_y"]
+
+
+def held_out_nelbo(state, x, repeats=4):
+    g = rng("training", "vae", "held-out")
+    xb = (g.random(x.shape) < x).astype(np.float64)
+    z_dim = state["dec.net.0.weight"].shape[1]
+    return float(np.mean([numeric.vae_bound(state, xb, g.normal(size=(len(xb), z_dim)))[0] for _ in range(repeats)]))
+
+
+def vae(run):
+    """300 Adam steps of the course VAE on the student's bound; the judge's held-out NELBO must fall below 175."""
+    train_x, _, test_x, _ = digits()
+    out = run("vae_train", x=train_x, z_dim=VAE_Z, steps=VAE_STEPS, batch_size=100, seed=0)
+    nelbo = held_out_nelbo(out["state"], test_x)
+    if not np.isfinite(nelbo) or nelbo > VAE_MAX_NELBO:
+        raise CheckFailed(f"after {VAE_STEPS} training steps on your negative_elbo_bound, the held-out negative "
+                          f"ELBO (computed by the grader from your trained weights) is {fmt(nelbo)}; a correct bound "
+                          f"reaches about 150 (limit {VAE_MAX_NELBO:g}). The bound's gradient does not train the "
+                          "model well: check the signs, batch means and that z stays attached to the encoder.")
+
+
+def gan(run):
+    """Phase 1: the student's d_loss trains D (G fixed) until it separates held-out real digits from fakes.
+    Phase 2: the student's g_loss trains G (D fixed) until the non-saturating loss falls."""
+    train_x, _, test_x, _ = digits()
+    z_dim = 16
+    state = gan_state(rng("training", "gan"), z_dim)
+    out = run("gan_train", state=state, z_dim=z_dim, x=train_x, steps=GAN_STEPS, batch_size=64, seed=0)
+    d_state, g_state = out["after_d"], out["after_g"]
+    z = rng("training", "gan", "z").normal(size=(256, z_dim))
+    claims = Claims()
+    real = numeric.discriminator_logits(d_state, test_x[:256].astype(np.float64))
+    fake_before = numeric.discriminator_logits(d_state, numeric.generator(d_state, z))
+    separation = float(np.mean(real[:, None] > fake_before[None, :]))   # AUC of D's logits
+    claims.claim(1, separation > 0.95, f"after {GAN_STEPS} discriminator steps on your d_loss, D separates held-out "
+                 f"real digits from generated ones only {separation:.0%} of the time (expected > 95%): check the "
+                 "sign of each term and which logits are real and which fake.")
+    fake_after = numeric.discriminator_logits(d_state, numeric.generator(g_state, z))
+    loss_before, loss_after = (float(numeric.softplus(-f).mean()) for f in (fake_before, fake_after))
+    claims.claim(1, loss_after < loss_before - 0.05,
+                 f"after {GAN_STEPS} generator steps on your g_loss, the generator's non-saturating loss against "
+                 f"the fixed D went from {fmt(loss_before)} to {fmt(loss_after)}; it should fall: check the sign of "
+                 "g_loss and that it is not detached from G.")
+    return claims.outcome()
+
+
+def ewc(run):
+    """Task A then task B (a pixel permutation); EWC with the student's Fisher and penalty must keep
+    more of task A than naive training, by at least 5 accuracy points, and still learn task B."""
+    train_x, train_y, test_x, test_y = digits()
+    perm = rng("training", "ewc", "perm").permutation(784)
+    state = small_net_state(rng("training", "ewc"), 784, EWC_HIDDEN, 10)
+    out = run("ewc_train", state=state, xa=train_x, ya=train_y, xb=train_x[:, perm], yb=train_y, steps=EWC_STEPS,
+              lam=EWC_LAM, batch_size=64, seed=0, fisher_samples=500, lr=EWC_LR)
+    acc = lambda s, x: numeric.small_net_accuracy(s, x, test_y)
+    naive_a, ewc_a, ewc_b = acc(out["naive"], test_x), acc(out["ewc"], test_x), acc(out["ewc"], test_x[:, perm])
+    claims = Claims()
+    claims.claim(2, ewc_a > naive_a + 0.05, f"with your EWC, accuracy on task A after learning task B is {ewc_a:.1%}, "
+                 f"naive training keeps {naive_a:.1%}: EWC should keep at least 5 points more. Check the Fisher "
+                 "(per-sample squared gradients, eval mode) and the penalty (lam / 2 * sum F (theta - star)^2).")
+    claims.claim(1, ewc_b > 0.5, f"with your EWC, task B reaches only {ewc_b:.1%} accuracy: the penalty may be "
+                 "far too strong (a sum over samples instead of a mean in the Fisher?).")
+    return claims.outcome()

@@ -1,0 +1,73 @@
+"""Gradescope's results.json: build, validate, summarize, write.
+
+Format: https://gradescope-autograders.readthedocs.io/en/latest/specs/ (top-level score,
+execution_time, output, tests[] with name, number, score, max_score, status, output, visibility).
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SCHEMA = {
+    "type": "object",
+    "required": ["score", "execution_time", "output", "tests"],
+    "properties": {
+        "score": {"type": "number", "minimum": 0},
+        "execution_time": {"type": "number", "minimum": 0},
+        "output": {"type": "string"},
+        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "tests": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "number", "score", "max_score", "status", "output", "visibility"],
+            "properties": {
+                "name": {"type": "string"}, "number": {"type": "string"},
+                "score": {"type": "number", "minimum": 0}, "max_score": {"type": "number", "minimum": 0},
+                "status": {"enum": ["passed", "failed"]}, "output": {"type": "string"},
+                "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+            },
+        }},
+    },
+}
+CONTACT_STAFF = ("The autograder itself failed while grading your submission; this is not your fault. "
+                 "Please contact the course staff (include the time of your submission).")
+
+
+def test_result(test, fraction, message):
+    score = round(test["points"] * fraction, 4)
+    return {"name": test["name"], "number": str(test["number"]), "score": score,
+            "max_score": float(test["points"]), "status": "passed" if fraction >= 1 else "failed",
+            "output": message, "visibility": test.get("visibility", "visible")}
+
+
+def build(tests, output, execution_time):
+    return {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(execution_time, 2),
+            "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def harness_failure(config_tests, execution_time):
+    """A valid results file when grading could not complete: every test at 0, the reason for staff."""
+    tests = [test_result(t, 0.0, CONTACT_STAFF) for t in config_tests]
+    return build(tests, CONTACT_STAFF, execution_time)
+
+
+def write(results, path):
+    """Write atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(tmp, path)
+
+
+def summary(results):
+    lines = []
+    for t in results["tests"]:
+        mark = "ok  " if t["status"] == "passed" else "FAIL"
+        lines.append(f"{mark} {t['number']:>4}  {t['score']:5.2f}/{t['max_score']:<5.1f} {t['name']}")
+        if t["status"] != "passed":
+            lines.extend("            " + line for line in t["output"].splitlines()[:6])
+    total = sum(t["max_score"] for t in results["tests"])
+    lines.append(f"score: {results['score']:.2f} / {total:.0f}   ({results['execution_time']:.1f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,276 @@
+"""The sandboxed worker: student code runs here, never in the judge.
+
+The worker is a separate Python process, started as the unprivileged user (when the judge runs as
+root), in its own session, with resource limits, a scrubbed environment and a scratch folder that
+holds only public code. The judge talks to it over two pipes with the data-only channel; it enforces
+a deadline on every reply, watches the memory of the worker's processes, and kills them all (the
+session, and every process of the worker's user) when a call fails or grading ends.
+"""
+import json
+import os
+import pwd
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from autograder.selfcheck import channel
+from autograder.selfcheck.expect import StudentError
+
+WORKER_USER = "gradeworker"
+SELFCHECK = Path(__file__).resolve().parent / "selfcheck"
+
+
+class WorkerDied(StudentError):
+    """The worker exited, hung or ran out of memory: `message` for the student, `reason` in short."""
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+TIMED_OUT = "it did not finish within the time limit and was stopped (an infinite loop, or very slow code?)"
+
+
+def worker_account():
+    """(uid, gid) of the worker's user when the judge is root and the user exists, else None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(WORKER_USER)
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
+def install_user():
+    """Create the worker's user (no login, no home, no groups); safe to run twice."""
+    if worker_account() is None:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", WORKER_USER],
+                       check=True)
+    print(f"user {WORKER_USER}: uid {pwd.getpwnam(WORKER_USER).pw_uid}")
+
+
+def prepare(scratch, handout, submitted):
+    """Lay out scratch/worker: selfcheck/, clean/ (the handout's code), submission/ (clean + files)."""
+    base = Path(scratch) / "worker"
+    ignore = shutil.ignore_patterns("__pycache__", "selfcheck", "data", "runs", "*.pyc")
+    shutil.copytree(SELFCHECK, base / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(handout, base / "clean", ignore=ignore)
+    shutil.copytree(handout, base / "submission", ignore=ignore)
+    for graded, path in submitted.items():
+        shutil.copyfile(path, base / "submission" / graded)
+    for name in ("home", "tmp"):
+        (base / name).mkdir()
+    account = worker_account()
+    os.chmod(scratch, 0o711)
+    if account:
+        for path in [base, *base.rglob("*")]:
+            os.lchown(path, *account)
+    os.chmod(base, 0o700)
+    return base
+
+
+class Worker:
+    """One worker process; `call` restarts it when needed. Use as a context manager."""
+
+    def __init__(self, base, limits):
+        self.base, self.limits = Path(base), limits
+        self.account = worker_account()
+        self.avoid = {}            # graded file -> why it is not imported from the submission
+        self.import_errors = {}
+        self.process = None
+        self.starts = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def start(self):
+        """Start a worker; a graded file that hangs or kills the process at import is avoided next time."""
+        for _ in range(8):
+            importing = self._spawn()
+            if importing is None:
+                return
+            if importing["file"] is None:
+                raise WorkerDied(importing["why"])
+            self.avoid[importing["file"]] = importing["why"]
+        raise WorkerDied("the worker could not start")
+
+    def _spawn(self):
+        self.stop()
+        self.starts += 1
+        from_judge, to_worker = os.pipe()
+        from_worker, to_judge = os.pipe()
+        base = self.base
+        args = [sys.executable, "-I", str(base / "selfcheck" / "serve.py"), str(from_judge), str(to_judge),
+                str(base / "submission"), str(base / "clean"), json.dumps(self.avoid)]
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
+               "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp")}
+        limits = self.limits
+        account = self.account
+
+        def restrict():  # runs in the child before exec
+            mb = 1 << 20
+            resource.setrlimit(resource.RLIMIT_DATA, (limits["worker_memory_mb"] * mb,) * 2)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64 * mb,) * 2)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+            if account:
+                resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
+
+        log = open(base.parent / "worker.log", "ab")
+        try:
+            self.process = subprocess.Popen(
+                args, cwd=base / "submission", env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                pass_fds=(from_judge, to_judge), start_new_session=True, preexec_fn=restrict,
+                user=account[0] if account else None, group=account[1] if account else None,
+                extra_groups=[] if account else None)
+        finally:
+            log.close()
+            os.close(from_judge)
+            os.close(to_judge)
+        self.to_worker, self.from_worker = to_worker, from_worker
+        deadline = time.monotonic() + self.limits["startup_timeout_s"]
+        importing = None
+        while True:
+            try:
+                event = self._receive(deadline)
+            except WorkerDied as died:
+                graded = importing if importing in _graded_files() else None
+                why = (f"{graded} did not finish importing: {died.reason}" if graded else
+                       f"the worker failed to start ({died.reason}); please tell the course staff")
+                self.stop()
+                return {"file": graded, "why": why}
+            if event.get("event") == "importing":
+                importing = event.get("file")
+            elif event.get("event") == "ready":
+                self.import_errors = {**self.avoid, **event.get("import_errors", {})}
+                return None
+
+    def stop(self):
+        """Kill the worker's session and, when it runs as its own user, every process of that user."""
+        if self.process is None:
+            return
+        for fd in (self.to_worker, self.from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        if self.account:
+            kill_user_processes(self.account[0])
+        self.process = None
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    def call(self, probe, inputs, seed, timeout):
+        if self.process is None:
+            self.start()
+        try:
+            channel.send(self.to_worker, {"probe": probe, "inputs": inputs, "seed": seed})
+        except (BrokenPipeError, OSError):
+            self.stop()
+            raise WorkerDied("the worker process had exited before it could run your code") from None
+        reply = self._receive(time.monotonic() + timeout)
+        if not isinstance(reply, dict) or not ("result" in reply or "error" in reply):
+            self.stop()
+            raise WorkerDied("the worker sent a malformed reply")
+        if "error" in reply:
+            raise StudentError(str(reply["error"]))
+        return reply["result"]
+
+    def _receive(self, deadline):
+        try:
+            return channel.receive(self.from_worker, read=lambda fd, n: self._read(fd, n, deadline))
+        except WorkerDied:
+            self.stop()
+            raise
+        except (channel.ChannelError, EOFError, OSError) as error:
+            self.stop()
+            raise WorkerDied(f"the worker's reply could not be read ({error})") from None
+
+    def _read(self, fd, n, deadline):
+        chunks, remaining = [], n
+        while remaining:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerDied(TIMED_OUT, reason="it ran past the time limit")
+            ready, _, _ = select.select([fd], [], [], min(left, 0.25))
+            if not ready:
+                rss = session_rss_mb(self.process.pid)
+                if rss > self.limits["worker_rss_mb"]:
+                    raise WorkerDied(f"it used more than {self.limits['worker_rss_mb']} MB of memory "
+                                     f"({rss:.0f} MB) and was stopped", reason="out of memory")
+                if self.process.poll() is not None:
+                    raise WorkerDied(_exit_reason(self.process.returncode))
+                continue
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                self.process.wait()
+                raise WorkerDied(_exit_reason(self.process.returncode))
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+
+def _graded_files():
+    from autograder.selfcheck.homework import GRADED_FILES
+    return GRADED_FILES
+
+
+def _exit_reason(code):
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        detail = {"SIGKILL": " (killed: out of memory, or a process limit)", "SIGSEGV": " (a crash)",
+                  "SIGXFSZ": " (it wrote too large a file)"}.get(name, "")
+        return f"the process running your code was terminated by {name}{detail}"
+    return f"the process running your code exited (status {code}): do not call sys.exit/os._exit in the graded files"
+
+
+def _processes():
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            yield int(entry.name)
+
+
+def session_rss_mb(session_id):
+    total = 0
+    for pid in _processes():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session_id:          # field 6 of stat: the session id
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss in pages
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / (1 << 20)
+
+
+def kill_user_processes(uid, rounds=50):
+    """SIGKILL every process of `uid` until none is left (a fork storm keeps making new ones)."""
+    for _ in range(rounds):
+        found = False
+        for pid in _processes():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    os.kill(pid, signal.SIGKILL)
+                    found = True
+            except (OSError, ProcessLookupError):
+                continue
+        if not found:
+            return
+        time.sleep(0.02)

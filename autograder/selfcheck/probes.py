@@ -1,0 +1,353 @@
+"""Worker-side probes: run the student's functions on inputs from the judge and return plain data.
+
+`PROBES[name](hw, **inputs) -> dict` where inputs and outputs are numpy arrays and Python scalars
+(they cross the data-only channel). Probes never decide anything: the judge compares what they
+return with what it expects. They run inside the sandboxed worker, or in-process for self-checks.
+"""
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PROBES = {}
+
+
+def probe(function):
+    PROBES[function.__name__] = function
+    return function
+
+
+class StudentValueError(Exception):
+    """The student's function returned something that is not what the API promises."""
+
+
+def array(x, what):
+    """A tensor returned by student code, as a numpy array (tensor subclasses lose their tricks)."""
+    if not isinstance(x, torch.Tensor):
+        raise StudentValueError(f"{what} should be a torch.Tensor, but it is a {type(x).__name__}")
+    with torch._C.DisableTorchFunctionSubclass():
+        plain = torch.Tensor.as_subclass(x, torch.Tensor).detach().cpu()
+        if plain.dtype == torch.bfloat16 or plain.is_complex():
+            raise StudentValueError(f"{what} has dtype {plain.dtype}, expected a float tensor")
+        return plain.clone().numpy()
+
+
+def grad_array(g, like):
+    return None if g is None else array(g, "gradient").astype(np.float64)
+
+
+def tensors(arrays, requires_grad=False):
+    return {k: torch.tensor(v, requires_grad=requires_grad) for k, v in arrays.items()}
+
+
+def unpack(result, count, what):
+    if not isinstance(result, (tuple, list)) or len(result) != count:
+        raise StudentValueError(f"{what} should return a tuple of {count} tensors, "
+                                f"but it returned {type(result).__name__}"
+                                + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
+    return result
+
+
+# --- utils.py -------------------------------------------------------------------------------------
+
+@probe
+def sample_gaussian(hw, m, v, seed=0, gradient=True):
+    """z from two consecutive calls, z again after re-seeding, and d(sum z)/dm, d(sum z)/dv."""
+    hw.require("utils.py")
+    f = hw.utils.sample_gaussian
+    mt = torch.tensor(m, requires_grad=gradient)
+    vt = torch.tensor(v, requires_grad=gradient)
+    torch.manual_seed(seed)
+    z1 = f(mt, vt)
+    z2 = f(mt, vt)
+    torch.manual_seed(seed)
+    z3 = f(mt, vt)
+    out = {"z": array(z1, "z"), "z_next": array(z2, "z"), "z_reseeded": array(z3, "z"),
+           "dtype": str(z1.dtype).replace("torch.", ""), "shape": list(z1.shape),
+           "m_after": array(mt, "m"), "v_after": array(vt, "v"), "grad_m": None, "grad_v": None}
+    if gradient and z1.requires_grad:
+        gm, gv = torch.autograd.grad(z1.sum(), (mt, vt), allow_unused=True)
+        out["grad_m"], out["grad_v"] = grad_array(gm, mt), grad_array(gv, vt)
+    return out
+
+
+# --- models/vae.py --------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def controlled_sampler(hw, eps):
+    """Replace ut.sample_gaussian with m + sqrt(v) * eps for a noise eps the judge chose."""
+    calls = []
+    original = hw.utils.sample_gaussian
+
+    def sample(m, v):
+        calls.append(tuple(m.shape))
+        noise = torch.as_tensor(eps, dtype=m.dtype)
+        if noise.shape != m.shape:
+            raise StudentValueError(f"ut.sample_gaussian was called with a mean of shape {tuple(m.shape)}; "
+                                    f"expected {tuple(noise.shape)} (batch, z_dim)")
+        return m + v.sqrt() * noise
+
+    hw.utils.sample_gaussian = sample
+    try:
+        yield calls
+    finally:
+        hw.utils.sample_gaussian = original
+
+
+def trusted_sample(m, v):
+    return m + v.sqrt() * torch.randn_like(m)
+
+
+def vae_model(hw, z_dim, state=None):
+    model = hw.vae.VAE(z_dim=z_dim)
+    if state is not None:
+        model.load_state_dict({k: torch.tensor(a) for k, a in state.items()}, strict=False)
+    return model
+
+
+@probe
+def vae_bound(hw, state, z_dim, x, eps):
+    """nelbo, kl, rec of the student's bound with a controlled sample, and their gradients."""
+    hw.require("models/vae.py")
+    model = vae_model(hw, z_dim, state)
+    with controlled_sampler(hw, eps) as calls:
+        result = unpack(model.negative_elbo_bound(torch.tensor(x)), 3, "negative_elbo_bound")
+    named = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    out = {"sampler_calls": len(calls)}
+    for label, value in zip(("nelbo", "kl", "rec"), result):
+        out[label] = array(value, label)
+        out[f"{label}_grad"] = None
+        if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
+            grads = torch.autograd.grad(value.sum(), list(named.values()), allow_unused=True, retain_graph=True)
+            out[f"{label}_grad"] = {n: grad_array(g, p) for (n, p), g in zip(named.items(), grads)}
+    return out
+
+
+@probe
+def vae_train(hw, x, z_dim, steps, batch_size, seed):
+    """Train the course's VAE with the student's bound (trusted sampler); return the weights."""
+    hw.require("models/vae.py")
+    torch.manual_seed(seed)
+    model = vae_model(hw, z_dim)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = torch.tensor(x)
+    generator = torch.Generator().manual_seed(seed)
+    original = hw.utils.sample_gaussian
+    hw.utils.sample_gaussian = trusted_sample
+    try:
+        losses = []
+        for _ in range(steps):
+            batch = data[torch.randint(len(data), (batch_size,), generator=generator)]
+            nelbo = unpack(model.negative_elbo_bound(torch.bernoulli(batch, generator=generator)), 3,
+                           "negative_elbo_bound")[0]
+            optimizer.zero_grad()
+            nelbo.backward()
+            optimizer.step()
+            losses.append(float(array(nelbo, "nelbo")))
+    finally:
+        hw.utils.sample_gaussian = original
+    return {"state": {k: array(v, k) for k, v in model.state_dict().items()}, "losses": np.array(losses)}
+
+
+# --- models/gan.py --------------------------------------------------------------------------------
+
+@probe
+def gan_losses(hw, real, fake):
+    """The three losses on the given logits, with their gradients w.r.t. the logits."""
+    hw.require("models/gan.py")
+    out = {}
+    calls = {"discriminator_loss": lambda r, f: hw.gan.discriminator_loss(r, f),
+             "generator_loss_minimax": lambda r, f: hw.gan.generator_loss_minimax(f),
+             "generator_loss_nonsaturating": lambda r, f: hw.gan.generator_loss_nonsaturating(f)}
+    for name, call in calls.items():
+        r, f = torch.tensor(real, requires_grad=True), torch.tensor(fake, requires_grad=True)
+        try:
+            value = call(r, f)
+            out[name] = array(value, name)
+            grads = (None, None)
+            if value.requires_grad and value.numel() == 1:
+                grads = torch.autograd.grad(value.sum(), (r, f), allow_unused=True)
+            out[name + "_grad_real"], out[name + "_grad_fake"] = (grad_array(g, None) for g in grads)
+            out[name + "_error"] = None
+        except Exception as error:  # one broken loss must not hide the others
+            out[name] = None
+            out[name + "_error"] = f"{type(error).__name__}: {error}"
+    return out
+
+
+@probe
+def gan_step(hw, state, z_dim, x_real, seed):
+    """d_loss, g_loss of GAN.loss_nonsaturating and where their gradients go."""
+    hw.require("models/gan.py")
+    model = hw.gan.GAN(z_dim=z_dim)
+    model.load_state_dict({k: torch.tensor(a) for k, a in state.items()})
+    seen = []
+    g_forward = model.g.forward
+
+    def recording_forward(z):
+        seen.append(array(z, "z"))
+        return g_forward(z)
+
+    model.g.forward = recording_forward
+    torch.manual_seed(seed)
+    d_loss, g_loss = unpack(model.loss_nonsaturating(torch.tensor(x_real), device="cpu"), 2, "loss_nonsaturating")
+    distinct = []
+    for z in seen:
+        if not any(z.shape == d.shape and np.array_equal(z, d) for d in distinct):
+            distinct.append(z)
+    out = {"d_loss": array(d_loss, "d_loss"), "g_loss": array(g_loss, "g_loss"), "distinct_z": len(distinct)}
+    groups = {"g": list(model.g.parameters()), "d": list(model.d.parameters())}
+    for label, loss in (("d_loss", d_loss), ("g_loss", g_loss)):
+        for group, params in groups.items():
+            norm = 0.0
+            if loss.requires_grad:
+                grads = torch.autograd.grad(loss.sum(), params, allow_unused=True, retain_graph=True)
+                norm = float(sum(g.detach().pow(2).sum() for g in grads if g is not None)) ** 0.5
+            out[f"{label}_grad_{group}"] = norm
+    return out
+
+
+def mlp_gan_weights(model):
+    return {k: array(v, k) for k, v in model.state_dict().items()}
+
+
+@probe
+def gan_train(hw, state, z_dim, x, steps, batch_size, seed):
+    """Phase 1: D learns with the student's d_loss, G fixed. Phase 2: G learns with g_loss, D fixed."""
+    hw.require("models/gan.py")
+    model = hw.gan.GAN(z_dim=z_dim)
+    model.load_state_dict({k: torch.tensor(a) for k, a in state.items()})
+    torch.manual_seed(seed)
+    data = torch.tensor(x)
+    generator = torch.Generator().manual_seed(seed)
+    d_opt = torch.optim.Adam(model.d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    g_opt = torch.optim.Adam(model.g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    batches = lambda: data[torch.randint(len(data), (batch_size,), generator=generator)]
+    for _ in range(steps):
+        d_loss, _ = unpack(model.loss_nonsaturating(batches(), device="cpu"), 2, "loss_nonsaturating")
+        d_opt.zero_grad()
+        d_loss.backward()
+        d_opt.step()
+    after_d = mlp_gan_weights(model)
+    for _ in range(steps):
+        _, g_loss = unpack(model.loss_nonsaturating(batches(), device="cpu"), 2, "loss_nonsaturating")
+        g_opt.zero_grad()
+        g_loss.backward()
+        g_opt.step()
+    after_g = mlp_gan_weights(model)
+    return {"after_d": after_d, "after_g": after_g}
+
+
+# --- diffusion.py ---------------------------------------------------------------------------------
+
+@probe
+def diffusion(hw, betas, x0, xt, t):
+    """alpha_bars(betas), q_xt_given_x0(x0, t, betas) and q_posterior(xt, x0, t, betas)."""
+    hw.require("diffusion.py")
+    b, a0, at = torch.tensor(betas), torch.tensor(x0), torch.tensor(xt)
+    out = {}
+    for name, call, count in (("alpha_bars", lambda: hw.diffusion.alpha_bars(b.clone()), 1),
+                              ("q_xt_given_x0", lambda: hw.diffusion.q_xt_given_x0(a0.clone(), int(t), b.clone()), 2),
+                              ("q_posterior", lambda: hw.diffusion.q_posterior(at.clone(), a0.clone(), int(t), b.clone()), 2)):
+        try:
+            result = call()
+            parts = [result] if count == 1 else unpack(result, 2, name)
+            out[name] = [array(p, name) for p in parts]
+            out[name + "_dtype"] = [str(p.dtype).replace("torch.", "") for p in parts]
+            out[name + "_error"] = None
+        except Exception as error:
+            out[name], out[name + "_dtype"] = None, None
+            out[name + "_error"] = f"{type(error).__name__}: {error}"
+    return out
+
+
+# --- ewc.py ---------------------------------------------------------------------------------------
+
+class SmallNet(nn.Module):
+    """A small classifier with dropout, so that train mode changes the Fisher."""
+
+    def __init__(self, d_in, hidden, classes, dropout=0.5):
+        super().__init__()
+        self.hidden = nn.Linear(d_in, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        return self.out(self.drop(torch.tanh(self.hidden(x))))
+
+
+def small_net(state, dropout=0.5):
+    d_in, hidden, classes = state["hidden.weight"].shape[1], state["hidden.weight"].shape[0], state["out.weight"].shape[0]
+    model = SmallNet(d_in, hidden, classes, dropout)
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    return model
+
+
+@probe
+def fisher(hw, state, x, y, batch_size, train_mode, seed=0):
+    """The student's Fisher of a small dropout net, and what it did to the model."""
+    hw.require("ewc.py")
+    model = small_net(state)
+    model.train(bool(train_mode))
+    loader = [(torch.tensor(x[i:i + batch_size]), torch.tensor(y[i:i + batch_size]))
+              for i in range(0, len(x), batch_size)]
+    torch.manual_seed(seed)
+    result = hw.ewc.fisher_diagonal(model, loader)
+    if not isinstance(result, dict):
+        raise StudentValueError(f"fisher_diagonal should return a dict, but it returned {type(result).__name__}")
+    return {"fisher": {str(k): array(v, f"fisher[{k!r}]") for k, v in result.items()},
+            "requires_grad": any(isinstance(v, torch.Tensor) and v.requires_grad for v in result.values()),
+            "state_after": {k: array(v, k) for k, v in model.state_dict().items()},
+            "training_after": model.training}
+
+
+@probe
+def ewc_penalty(hw, state, fisher, star, lam):
+    """The student's penalty, its gradient w.r.t. the parameters, and any gradient into fisher/star."""
+    hw.require("ewc.py")
+    model = small_net(state)
+    f = tensors(fisher, requires_grad=True)
+    s = tensors(star, requires_grad=True)
+    value = hw.ewc.ewc_penalty(model, f, s, float(lam))
+    out = {"value": array(value, "the penalty"), "grad": None, "leak": False}
+    if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
+        params = dict(model.named_parameters())
+        leaves = list(params.values()) + list(f.values()) + list(s.values())
+        grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
+        out["grad"] = {n: grad_array(g, None) for n, g in zip(params, grads)}
+        out["leak"] = any(g is not None and bool(g.abs().sum() > 0) for g in grads[len(params):])
+    return out
+
+
+@probe
+def ewc_train(hw, state, xa, ya, xb, yb, steps, lam, batch_size, seed, fisher_samples, lr=1e-3):
+    """Task A, then task B naively and with EWC (the student's Fisher and penalty); both weights."""
+    hw.require("ewc.py")
+    torch.manual_seed(seed)
+    xa, ya, xb, yb = (torch.tensor(a) for a in (xa, ya, xb, yb))
+
+    def train(model, x, y, penalty=None):
+        generator = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        model.train()
+        for _ in range(steps):
+            index = torch.randint(len(x), (batch_size,), generator=generator)
+            loss = F.cross_entropy(model(x[index]), y[index])
+            if penalty is not None:
+                loss = loss + penalty(model)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    base = small_net(state, dropout=0.0)
+    train(base, xa, ya)
+    loader = [(xa[i:i + 50], ya[i:i + 50]) for i in range(0, fisher_samples, 50)]
+    fisher_a = hw.ewc.fisher_diagonal(base, loader)
+    star = {n: p.detach().clone() for n, p in base.named_parameters()}
+    naive = small_net({k: array(v, k) for k, v in base.state_dict().items()}, dropout=0.0)
+    train(naive, xb, yb)
+    train(base, xb, yb, penalty=lambda model: hw.ewc.ewc_penalty(model, fisher_a, star, float(lam)))
+    weights = lambda model: {k: array(v, k) for k, v in model.state_dict().items()}
+    return {"naive": weights(naive), "ewc": weights(base), "after_a": {k: array(v, k) for k, v in star.items()}}

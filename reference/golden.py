@@ -1,0 +1,136 @@
+"""Regenerate the golden files from the reference: python -m reference.golden [--check]
+
+Each golden file holds hidden inputs and the reference's outputs on them (fixed seeds), as .npz
+without pickle; manifest.json records versions and sha256 checksums. --check recomputes everything
+and verifies the committed files (checksums and values); it exits 1 on any difference.
+"""
+import argparse
+import hashlib
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from autograder.checks.inputs import GOLDENS, flatten, gan_state, rng, small_net_state, vae_state  # noqa: E402
+from autograder.selfcheck.local import local_run  # noqa: E402
+
+
+def offline_digits():
+    sys.path.insert(0, str(REPO / "reference"))
+    import data
+    images, labels = data.read_offline_mnist()
+    g = rng("golden", "digits")
+    order = g.permutation(len(labels))
+    train, test = order[:1000], order[1000:1500]
+    return {"train_x": images[train], "train_y": labels[train], "test_x": images[test], "test_y": labels[test]}
+
+
+def cases(run):
+    """{name: {'inputs': {...}, 'expected': {...}}} computed by the reference."""
+    out = {}
+    digits = offline_digits()
+    out["digits"] = {"inputs": digits, "expected": {}}
+
+    g = rng("golden", "vae")
+    z_dim = 4
+    inputs = {"state": vae_state(g, z_dim), "z_dim": z_dim,
+              "x": (g.random((8, 784)) < digits["test_x"][:8] / 255.0).astype(np.float32),
+              "eps": g.normal(size=(8, z_dim)).astype(np.float32)}
+    result = run("vae_bound", **inputs)
+    out["vae_bound"] = {"inputs": inputs, "expected": {k: result[k] for k in ("nelbo", "kl", "rec", "nelbo_grad")}}
+
+    g = rng("golden", "gan_losses")
+    inputs = {"real": (g.normal(size=12) * 4).astype(np.float32), "fake": (g.normal(size=(12, 1)) * 4).astype(np.float32)}
+    result = run("gan_losses", **inputs)
+    out["gan_losses"] = {"inputs": inputs, "expected": {k: v for k, v in result.items() if not k.endswith("_error")}}
+
+    g = rng("golden", "gan_step")
+    inputs = {"state": gan_state(g, 8), "z_dim": 8, "x_real": digits["test_x"][:16].astype(np.float32) / 255.0, "seed": 5}
+    result = run("gan_step", **inputs)
+    out["gan_step"] = {"inputs": inputs, "expected": {"d_loss": result["d_loss"], "g_loss": result["g_loss"]}}
+
+    g = rng("golden", "diffusion")
+    inputs = {"betas": np.linspace(1e-3, 0.2, 20).astype(np.float32), "t": 7,
+              "x0": g.normal(size=(3, 4)).astype(np.float32), "xt": g.normal(size=(3, 4)).astype(np.float32)}
+    result = run("diffusion", **inputs)
+    mean, var = result["q_posterior"]
+    out["diffusion"] = {"inputs": inputs, "expected": {"q_posterior": {"mean": mean, "var": var},
+                                                       "alpha_bars": result["alpha_bars"][0]}}
+
+    g = rng("golden", "fisher")
+    inputs = {"state": small_net_state(g, 20, 16, 5), "x": g.normal(size=(40, 20)).astype(np.float32),
+              "y": g.integers(0, 5, 40), "batch_size": 8, "train_mode": True}
+    result = run("fisher", **inputs)
+    out["fisher"] = {"inputs": inputs, "expected": {"fisher": result["fisher"]}}
+    return out
+
+
+def write(destination):
+    destination.mkdir(parents=True, exist_ok=True)
+    import torch
+    run = local_run(REPO / "reference")
+    manifest = {"generated_by": "python -m reference.golden",
+                "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__},
+                "files": {}}
+    for name, case in cases(run).items():
+        path = destination / f"{name}.npz"
+        flat = flatten(case)
+        with open(path, "wb") as f:
+            np.savez(f, **flat)
+        manifest["files"][path.name] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                        "keys": sorted(flat)}
+    (destination / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def check():
+    problems = []
+    try:
+        manifest = json.loads((GOLDENS / "manifest.json").read_text())
+    except (OSError, ValueError) as error:
+        print(f"goldens: manifest.json unreadable ({error}); regenerate with: python -m reference.golden")
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = write(Path(tmp))
+        for name in sorted(set(manifest["files"]) | set(fresh["files"])):
+            path = GOLDENS / name
+            if name not in manifest["files"] or not path.exists():
+                problems.append(f"{name}: missing")
+                continue
+            if hashlib.sha256(path.read_bytes()).hexdigest() != manifest["files"][name]["sha256"]:
+                problems.append(f"{name}: checksum differs from manifest.json")
+                continue
+            with np.load(path, allow_pickle=False) as old, np.load(Path(tmp) / name, allow_pickle=False) as new:
+                if sorted(old.files) != sorted(new.files):
+                    problems.append(f"{name}: keys differ")
+                    continue
+                for key in old.files:
+                    a, b = old[key], new[key]
+                    same = a.shape == b.shape and (np.array_equal(a, b) if a.dtype.kind not in "fc"
+                                                   else np.allclose(a, b, rtol=1e-5, atol=1e-7, equal_nan=True))
+                    if not same:
+                        problems.append(f"{name}: {key} differs from what the reference computes now")
+    for p in problems:
+        print(f"goldens: {p}")
+    print("goldens: out of date; regenerate with: python -m reference.golden" if problems else "goldens: up to date")
+    return 1 if problems else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    if args.check:
+        return check()
+    manifest = write(GOLDENS)
+    print(f"wrote {len(manifest['files'])} golden files to {GOLDENS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Generate the student handout from the reference: python -m reference.handout [--check]
+
+Every `### BEGIN SOLUTION` ... `### END SOLUTION` region becomes a stub that raises
+NotImplementedError naming the function to write; the docstrings and all provided code stay.
+The public self-checks (autograder/selfcheck/) are copied in as selfcheck/. --check compares the
+committed student_template/ with what would be generated and exits 1 on any difference.
+"""
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO / "reference"
+TEMPLATE = REPO / "student_template"
+SELFCHECK = REPO / "autograder" / "selfcheck"
+STAFF_ONLY = {"handout.py", "golden.py"}          # tools, not homework
+SKIPPED_DIRS = {"__pycache__", "data", "runs", ".pytest_cache", ".hypothesis"}
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+DEF = re.compile(r"^(\s*)(?:def|class) (\w+)")
+
+STUDENT_FILES = {  # written into the handout root beside the code
+    "pytest.ini": "[pytest]\ntestpaths = selfcheck\naddopts = -p no:cacheprovider -q\n",
+}
+
+
+def strip_solutions(text, filename):
+    """The text with each solution region replaced by a NotImplementedError stub."""
+    out, inside, owner = [], False, None
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside:
+                raise ValueError(f"{filename}:{number}: nested {BEGIN}")
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            owner = _enclosing_function(out, filename, number)
+            out.append(f'{indent}# TODO: write {owner}.\n')
+            out.append(f'{indent}raise NotImplementedError("{owner} in {filename} is not written yet: '
+                       f'replace this line with your code (see the docstring above).")\n')
+        elif stripped == END:
+            if not inside:
+                raise ValueError(f"{filename}:{number}: {END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{filename}: {BEGIN} without {END}")
+    return "".join(out)
+
+
+def _enclosing_function(lines_so_far, filename, number):
+    names, indent_limit = [], None
+    for line in reversed(lines_so_far):
+        match = DEF.match(line)
+        if match and (indent_limit is None or len(match.group(1)) < indent_limit):
+            names.append(match.group(2))
+            indent_limit = len(match.group(1))
+            if indent_limit == 0:
+                break
+    if not names:
+        raise ValueError(f"{filename}:{number}: solution region outside any function")
+    return ".".join(reversed(names))
+
+
+def generate(destination):
+    """Write the handout into `destination` (which must not exist)."""
+    destination.mkdir(parents=True)
+    for source in sorted(REFERENCE.rglob("*")):
+        relative = source.relative_to(REFERENCE)
+        if set(relative.parts) & SKIPPED_DIRS or relative.name in STAFF_ONLY or source.is_dir():
+            continue
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".py":
+            target.write_text(strip_solutions(source.read_text(), relative.as_posix()))
+        else:
+            shutil.copyfile(source, target)
+    shutil.copytree(SELFCHECK, destination / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
+    for name, text in STUDENT_FILES.items():
+        (destination / name).write_text(text)
+
+
+def tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not set(p.relative_to(root).parts) & SKIPPED_DIRS}
+
+
+def differences(committed, generated):
+    a, b = tree(committed) if committed.exists() else {}, tree(generated)
+    return sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="verify student_template/ instead of writing it")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = Path(tmp) / "student_template"
+        generate(generated)
+        changed = differences(TEMPLATE, generated)
+        if args.check:
+            if changed:
+                print("student_template/ is out of date with reference/ in: " + ", ".join(changed))
+                print("regenerate it: python -m reference.handout")
+                return 1
+            print("student_template/ is up to date")
+            return 0
+        kept = {name: TEMPLATE / name for name in SKIPPED_DIRS if (TEMPLATE / name).exists()}
+        with tempfile.TemporaryDirectory() as keep_dir:
+            for name, path in kept.items():   # a student's data/ or runs/ survives regeneration
+                shutil.move(path, Path(keep_dir) / name)
+            shutil.rmtree(TEMPLATE, ignore_errors=True)
+            shutil.copytree(generated, TEMPLATE)
+            for name in kept:
+                shutil.move(Path(keep_dir) / name, TEMPLATE / name)
+        print(f"wrote {TEMPLATE} ({len(changed)} files changed)")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Training loops and the course's evaluation of a VAE (provided)."""
+import torch
+from tqdm import tqdm
+
+import data
+
+
+def train_vae(model, train, *, iter_max, batch_size=100, lr=1e-3, seed=0, device="cpu", progress=True):
+    """Adam on the negative ELBO, each batch binarized afresh with torch.bernoulli (as the course does)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    stream = data.batches(train, batch_size, torch.Generator().manual_seed(seed), device)
+    bar = tqdm(range(iter_max), desc="vae", disable=not progress, mininterval=1.0)
+    for _ in bar:
+        x, _ = next(stream)
+        loss, summaries = model.loss(torch.bernoulli(x))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        bar.set_postfix(loss=f"{summaries['train/loss']:.2f}", kl=f"{summaries['gen/kl_z']:.2f}",
+                        rec=f"{summaries['gen/rec']:.2f}", refresh=False)
+    return model
+
+
+@torch.no_grad()
+def evaluate_vae(model, test, *, subset=1000, repeats=100, device="cpu"):
+    """Test NELBO, KL and reconstruction the course's way: a fixed test subset, binarized once
+    with seed 0, the bound averaged over `repeats` passes. Returns a dict of floats."""
+    torch.manual_seed(0)
+    x = torch.bernoulli(test.x[:subset]).to(device)
+    totals = torch.zeros(3)
+    for _ in range(repeats):
+        totals += torch.stack([t.detach().cpu() for t in model.negative_elbo_bound(x)])
+    nelbo, kl, rec = (totals / repeats).tolist()
+    return {"nelbo": nelbo, "kl": kl, "rec": rec}
+
+
+def train_gan(model, train, *, iter_max, batch_size=64, lr=2e-4, seed=0, device="cpu", progress=True):
+    """Alternating Adam steps on the non-saturating losses, on [0, 1] images."""
+    d_opt = torch.optim.Adam(model.d.parameters(), lr=lr, betas=(0.5, 0.999))
+    g_opt = torch.optim.Adam(model.g.parameters(), lr=lr, betas=(0.5, 0.999))
+    stream = data.batches(train, batch_size, torch.Generator().manual_seed(seed), device)
+    bar = tqdm(range(iter_max), desc="gan", disable=not progress, mininterval=1.0)
+    for _ in bar:
+        x, _ = next(stream)
+        d_loss, g_loss = model.loss_nonsaturating(x, device=device)
+        d_opt.zero_grad()
+        d_loss.backward()
+        d_opt.step()
+        # The generator's step needs D's new weights: recompute its loss.
+        _, g_loss = model.loss_nonsaturating(x, device=device)
+        g_opt.zero_grad()
+        g_loss.backward()
+        g_opt.step()
+        bar.set_postfix(d_loss=f"{d_loss.item():.3f}", g_loss=f"{g_loss.item():.3f}", refresh=False)
+    return model
