@@ -17,6 +17,7 @@ def main(argv=None):
     p = verbs.add_parser("grade", help="grade one submission")
     p.add_argument("path")
     p.add_argument("--results", help="where to write results.json")
+    p.add_argument("--config", help="another config.yaml (e.g. shorter time limits for the project's tests)")
     p = verbs.add_parser("regrade", help="grade a folder of submissions")
     p.add_argument("folder")
     p.add_argument("--jobs", type=int, default=2)
@@ -30,8 +31,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.verb == "grade":
-        from autograder.grade import grade
-        grade(args.path, args.results)
+        from autograder.grade import grade, load_config
+        grade(args.path, args.results, config=load_config(args.config) if args.config else None)
         return 0
     if args.verb == "regrade":
         from autograder.regrade import regrade

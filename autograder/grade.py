@@ -72,6 +72,11 @@ def run_test(test, worker, found, limits):
             raise sandbox.WorkerDied(sandbox.TIMED_OUT)
         return worker.call(probe, inputs, seed_for(test), left)
 
+    return judge(test, run)
+
+
+def judge(test, run):
+    """(fraction, message) of the test's check given a `run` (the worker's, or local_run's)."""
     try:
         outcome = check_function(test["check"])(run)
     except sandbox.WorkerDied as died:
@@ -90,8 +95,9 @@ def run_test(test, worker, found, limits):
     return outcome.fraction, outcome.message + "\n" + NEXT_STEP["failed"]
 
 
-def grade(upload, results_path=None, *, config=None, quiet=False):
-    """Grade `upload` (a zip or folder); write results_path if given; return the results dict."""
+def grade(upload, results_path=None, *, config=None, quiet=False, slot=0):
+    """Grade `upload` (a zip or folder); write results_path if given; return the results dict.
+    `slot` picks the worker's user (parallel gradings use different slots)."""
     started = time.monotonic()
     config = config or load_config()
     limits, tests = config["limits"], config["tests"]
@@ -103,9 +109,9 @@ def grade(upload, results_path=None, *, config=None, quiet=False):
                 found, notes = submission.collect(upload, scratch / "upload")
             except submission.SubmissionError as error:
                 found, notes = {}, [str(error)]
-            base = sandbox.prepare(scratch, HANDOUT, found)
+            base = sandbox.prepare(scratch, HANDOUT, found, slot)
             graded = []
-            with sandbox.Worker(base, limits) as worker:
+            with sandbox.Worker(base, limits, slot) as worker:
                 for test in tests:
                     fraction, message = run_test(test, worker, found, limits)
                     cap = limits["output_cap_kb"] * 1024

@@ -21,7 +21,7 @@ from pathlib import Path
 from autograder.selfcheck import channel
 from autograder.selfcheck.expect import StudentError
 
-WORKER_USER = "gradeworker"
+WORKER_USERS = ["gradeworker"] + [f"gradeworker{i}" for i in range(1, 8)]   # one per parallel grading slot
 SELFCHECK = Path(__file__).resolve().parent / "selfcheck"
 
 
@@ -36,26 +36,28 @@ class WorkerDied(StudentError):
 TIMED_OUT = "it did not finish within the time limit and was stopped (an infinite loop, or very slow code?)"
 
 
-def worker_account():
-    """(uid, gid) of the worker's user when the judge is root and the user exists, else None."""
+def worker_account(slot=0):
+    """(uid, gid) of the slot's worker user when the judge is root and the user exists, else None.
+    Parallel gradings use different slots, so that killing one worker's user kills no other."""
     if os.geteuid() != 0:
         return None
     try:
-        entry = pwd.getpwnam(WORKER_USER)
+        entry = pwd.getpwnam(WORKER_USERS[slot])
     except KeyError:
         return None
     return entry.pw_uid, entry.pw_gid
 
 
 def install_user():
-    """Create the worker's user (no login, no home, no groups); safe to run twice."""
-    if worker_account() is None:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", WORKER_USER],
-                       check=True)
-    print(f"user {WORKER_USER}: uid {pwd.getpwnam(WORKER_USER).pw_uid}")
+    """Create the workers' users (no login, no home, no groups); safe to run twice."""
+    for slot, name in enumerate(WORKER_USERS):
+        if worker_account(slot) is None:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                           check=True)
+    print("worker users: " + ", ".join(f"{n} ({pwd.getpwnam(n).pw_uid})" for n in WORKER_USERS))
 
 
-def prepare(scratch, handout, submitted):
+def prepare(scratch, handout, submitted, slot=0):
     """Lay out scratch/worker: selfcheck/, clean/ (the handout's code), submission/ (clean + files)."""
     base = Path(scratch) / "worker"
     ignore = shutil.ignore_patterns("__pycache__", "selfcheck", "data", "runs", "*.pyc")
@@ -66,7 +68,7 @@ def prepare(scratch, handout, submitted):
         shutil.copyfile(path, base / "submission" / graded)
     for name in ("home", "tmp"):
         (base / name).mkdir()
-    account = worker_account()
+    account = worker_account(slot)
     os.chmod(scratch, 0o711)
     if account:
         for path in [base, *base.rglob("*")]:
@@ -78,9 +80,9 @@ def prepare(scratch, handout, submitted):
 class Worker:
     """One worker process; `call` restarts it when needed. Use as a context manager."""
 
-    def __init__(self, base, limits):
+    def __init__(self, base, limits, slot=0):
         self.base, self.limits = Path(base), limits
-        self.account = worker_account()
+        self.account = worker_account(slot)
         self.avoid = {}            # graded file -> why it is not imported from the submission
         self.import_errors = {}
         self.process = None

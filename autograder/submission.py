@@ -28,8 +28,8 @@ def collect(upload, destination):
         entries = _folder_entries(upload, notes)
         zips = [p for p in entries if p.endswith(".zip")]
         if not any(p.endswith(".py") for p in entries) and len(zips) == 1:
-            notes.append(f"graded the files inside {zips[0]}")
-            return collect(upload / zips[0], destination)
+            found, inner_notes = collect(upload / zips[0], destination)
+            return found, [f"graded the files inside {zips[0]}"] + notes + inner_notes
         read = lambda name: _read_capped((upload / name).open("rb"), name)
     elif zipfile.is_zipfile(upload):
         archive = zipfile.ZipFile(upload)

@@ -1,0 +1,163 @@
+"""Grading end to end through the sandboxed worker: the reference gets full marks, the handout zero
+with a clear message on every test, a zipped and nested reference full marks, results always valid."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from helpers import GRADED_FILES, HANDOUT, PYTHON, REFERENCE, REPO, submission_from
+
+from autograder import results as results_module
+from autograder.grade import grade, load_config
+
+CONFIG = load_config()
+TOTAL = sum(t["points"] for t in CONFIG["tests"])
+
+
+def valid(results):
+    jsonschema.validate(results, results_module.SCHEMA)
+    assert [t["number"] for t in results["tests"]] == [t["number"] for t in CONFIG["tests"]]
+    return results
+
+
+@pytest.fixture(scope="module")
+def reference_results(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "results.json"
+    outcome = grade(submission_from(REFERENCE, tmp_path_factory.mktemp("sub")), path, quiet=True)
+    assert json.loads(path.read_text()) == outcome
+    return valid(outcome)
+
+
+def test_the_reference_gets_full_marks(reference_results):
+    failed = {t["number"]: t["output"] for t in reference_results["tests"] if t["status"] != "passed"}
+    assert not failed
+    assert reference_results["score"] == TOTAL == 100
+
+
+def test_the_untouched_handout_gets_zero_with_a_clear_message_on_every_test(tmp_path):
+    outcome = valid(grade(submission_from(HANDOUT, tmp_path / "sub"), tmp_path / "results.json", quiet=True))
+    assert outcome["score"] == 0
+    for t in outcome["tests"]:
+        assert t["status"] == "failed" and t["score"] == 0
+        assert "is not written yet" in t["output"], t
+        assert "upload again" in t["output"]
+
+
+def test_a_zipped_reference_nested_in_a_folder_with_junk_gets_full_marks(tmp_path, reference_results):
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as z:
+        for f in GRADED_FILES:
+            z.write(REFERENCE / f, f"hw2_submission/{f}")
+            z.writestr(f"__MACOSX/hw2_submission/._{Path(f).name}", b"\x00\x05\x16\x07junk")
+        z.writestr("hw2_submission/.ipynb_checkpoints/utils-checkpoint.py", "raise SystemExit('junk')")
+        z.writestr("hw2_submission/notebook.ipynb", "{}")
+        z.writestr("hw2_submission/data/MNIST/raw/train-images-idx3-ubyte", b"\x00" * 1000)
+    outcome = valid(grade(upload, tmp_path / "results.json", quiet=True))
+    assert outcome["score"] == TOTAL
+
+
+def test_grading_twice_gives_the_same_results_timing_aside(reference_results, tmp_path):
+    again = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    strip = lambda r: {k: v for k, v in r.items() if k != "execution_time"}
+    assert strip(again) == strip(reference_results)
+
+
+def test_a_file_that_does_not_import_costs_only_its_tests(tmp_path):
+    sub = submission_from(REFERENCE, tmp_path / "sub")
+    (sub / "diffusion.py").write_text("def alpha_bars(betas)\n    return betas\n")
+    outcome = valid(grade(sub, None, quiet=True))
+    for t, c in zip(outcome["tests"], CONFIG["tests"]):
+        if c["file"] == "diffusion.py":
+            assert t["score"] == 0 and "SyntaxError" in t["output"] and "diffusion" in t["output"]
+        else:
+            assert t["status"] == "passed", t
+
+
+def test_a_missing_file_is_named_and_the_rest_is_graded(tmp_path):
+    sub = submission_from(REFERENCE, tmp_path / "sub", [f for f in GRADED_FILES if f != "ewc.py"])
+    outcome = valid(grade(sub, None, quiet=True))
+    assert "ewc.py" in outcome["output"]
+    ewc_points = sum(c["points"] for c in CONFIG["tests"] if c["file"] == "ewc.py")
+    assert outcome["score"] == TOTAL - ewc_points
+    assert all("ewc.py was not found" in t["output"] for t, c in zip(outcome["tests"], CONFIG["tests"]) if c["file"] == "ewc.py")
+
+
+def test_a_corrupt_zip_still_yields_a_valid_results_file(tmp_path):
+    upload = tmp_path / "broken.zip"
+    upload.write_bytes(b"PK\x03\x04 this is not really a zip")
+    outcome = valid(grade(upload, tmp_path / "results.json", quiet=True))
+    assert outcome["score"] == 0 and "neither a folder nor a valid zip" in outcome["output"]
+
+
+def test_a_harness_failure_still_writes_valid_results_telling_students_to_contact_staff(tmp_path, monkeypatch):
+    from autograder.checks import inputs
+    broken = tmp_path / "goldens"
+    shutil.copytree(inputs.GOLDENS, broken)
+    (broken / "vae_bound.npz").write_bytes(b"corrupted")
+    monkeypatch.setattr(inputs, "GOLDENS", broken)
+    outcome = valid(grade(submission_from(REFERENCE, tmp_path / "sub"), tmp_path / "results.json", quiet=True))
+    assert outcome["score"] == 0 and "contact the course staff" in outcome["output"]
+    assert json.loads((tmp_path / "results.json").read_text()) == outcome
+
+
+def test_the_cli_prints_a_summary_and_exits_0_whatever_the_score(tmp_path):
+    result = subprocess.run([PYTHON, "-m", "autograder", "grade", str(HANDOUT), "--results", str(tmp_path / "r.json")],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "score: 0.00 / 100" in result.stdout
+    valid(json.loads((tmp_path / "r.json").read_text()))
+
+
+def test_regrade_grades_a_folder_in_parallel_into_one_csv(tmp_path):
+    folder = tmp_path / "submissions"
+    submission_from(REFERENCE, folder / "alice")
+    with zipfile.ZipFile(folder / "bob.zip", "w") as z:
+        for f in GRADED_FILES:
+            z.write(HANDOUT / f, f)
+    scores = tmp_path / "scores.csv"
+    result = subprocess.run([PYTHON, "-m", "autograder", "regrade", str(folder), "--jobs", "2", "--csv", str(scores)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(scores.open()))
+    totals = {r["submission"]: float(r["score"]) for r in rows if r["test"] == "total"}
+    assert totals == {"alice": 100.0, "bob": 0.0}
+    assert len(rows) == 2 * (len(CONFIG["tests"]) + 1)
+    assert (tmp_path / "regrade-results" / "alice" / "results.json").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setup.sh creates the worker users as root")
+def test_the_package_unpacked_like_gradescope_grades_the_reference(tmp_path):
+    from autograder.package import package
+    zip_path = package(tmp_path / "autograder.zip")
+    names = zipfile.ZipFile(zip_path).namelist()
+    assert "setup.sh" in names and "run_autograder" in names and "autograder/goldens/manifest.json" in names
+    assert not any(n.startswith(("reference/", "tests/")) for n in names)
+    root = Path(tempfile.mkdtemp(prefix="gradescope-"))   # world-traversable, unlike pytest's tmp_path
+    try:
+        os.chmod(root, 0o755)
+        source = root / "source"
+        with zipfile.ZipFile(zip_path) as z:
+            z.extractall(source)
+        for script in ("setup.sh", "run_autograder"):
+            os.chmod(source / script, 0o755)
+        (source / ".venv").symlink_to(REPO / ".venv")      # the environment setup.sh would build
+        env = {**os.environ, "SKIP_PIP": "1", "SKIP_APT": "1"}
+        setup = subprocess.run(["bash", str(source / "setup.sh")], cwd=source, env=env, capture_output=True, text=True, timeout=300)
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        submission_from(REFERENCE, root / "submission")
+        run = subprocess.run([str(source / "run_autograder")], cwd=source, env={**env, "AUTOGRADER_ROOT": str(root)},
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        outcome = valid(json.loads((root / "results" / "results.json").read_text()))
+        assert outcome["score"] == TOTAL
+        # at grading time the grader's files were made unreadable to the worker's users
+        assert (source / "autograder").stat().st_mode & 0o077 == 0
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
