@@ -41,6 +41,8 @@ def grade_variant(variant, tests):
 
 
 def _grade(args):
+    import torch
+    torch.set_num_threads(1)   # like the sandboxed worker; parallelism comes from the jobs
     variant, tests = args
     sys.path.insert(0, str(CORPUS))
     return variant["name"], grade_variant(variant, tests)
@@ -56,7 +58,7 @@ def grade_corpus(jobs=2, only=None, full=True):
     tests = load_config()["tests"]
     corpus = variants(only)
     work = [(v, tests_for(v, tests, full)) for v in corpus]
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
         graded = dict(pool.imap_unordered(_grade, work))
     return corpus, tests, graded
 

@@ -44,15 +44,18 @@ def ask(run, betas, x0, xt, t):
 
 def result(out, name, count):
     if out[name] is None:
-        raise CheckFailed(f"{name} raised {out[name + '_error']}")
+        error = out[name + "_error"]
+        hint = (" Times are 1-indexed: alpha_bars(betas)[t - 1] holds alpha_bar_t (an index off by one runs past "
+                "the end at t = T)." if str(error).startswith("IndexError") else "")
+        raise CheckFailed(f"{name} raised {error}.{hint}")
     return out[name]
 
 
 def ab_diagnosis(observed, betas):
     b = betas.astype(np.float64)
-    patterns = {"the cumulative product of betas; alpha_bar_t is the product of (1 - beta_s)": np.cumprod(b),
+    patterns = {"the cumulative product of betas (cumprod of betas); alpha_bar_t is the product of (1 - beta_s)": np.cumprod(b),
                 "1 - beta_t (alpha_t); alpha_bar_t is the CUMULATIVE product of (1 - beta_s)": 1 - b,
-                "a cumulative sum; alpha_bar_t is a cumulative product": np.cumsum(1 - b),
+                "a cumulative sum (cumsum); alpha_bar_t is a cumulative product (torch.cumprod of 1 - betas)": np.cumsum(1 - b),
                 "off by one: index t-1 must hold alpha_bar_t = prod_{s<=t} (1 - beta_s)":
                     np.concatenate([[1.0], np.cumprod(1 - b)[:-1]])}
     for why, values_ in patterns.items():

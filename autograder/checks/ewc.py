@@ -41,6 +41,9 @@ def fisher_hint(got, state, x, y, batch_size):
         "it looks like a sum over samples: divide by the number of samples N":
             {k: (g ** 2).sum(0) for k, g in grads.items()},
         "the gradients are not squared": {k: g.mean(0) for k, g in grads.items()},
+        "the gradients are not squared (abs instead of the square?)": {k: np.abs(g).mean(0) for k, g in grads.items()},
+        "it looks like only the first batch was used: average over all samples the loader yields":
+            {k: (g[:batch_size] ** 2).mean(0) for k, g in grads.items()},
     }
     for why, pattern in patterns.items():
         if all(np.allclose(got[k], pattern[k], rtol=1e-3, atol=1e-7) for k in state):

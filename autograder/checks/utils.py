@@ -38,13 +38,13 @@ def diagnose_variance(m, v, z):
         "v is already a variance: scale eps by sqrt(v))": v_cols ** 2,
         "v as a log-variance (exp(v) or exp(v / 2)); v is a variance: scale eps by sqrt(v)": np.exp(v_cols),
         "unscaled noise (m + eps): multiply eps by sqrt(v)": np.ones_like(v_cols),
-        "noise scaled by sqrt(v) / 2 or similar: the noise must be sqrt(v) * eps with eps ~ N(0, 1)": v_cols / 4,
+        "noise scaled by sqrt(v) / 2 (a stray factor 1/2?): the noise must be sqrt(v) * eps with eps ~ N(0, 1)": v_cols / 4,
         "sqrt(v) as the variance (eps * v ** 0.25?)": np.sqrt(v_cols),
     }
     for mistake, variance in candidates.items():
         if np.all(np.abs(observed / variance - 1) < 0.2):
             return f"your samples have the variance of {mistake}"
-    return "scale standard normal noise by sqrt(v)"
+    return "scale standard normal noise by the standard deviation sqrt(v) (not by v, v ** 2 or exp(v))"
 
 
 def mean_and_variance(run):
@@ -93,8 +93,9 @@ def gaussian_and_independent(run):
     claims.claim(1, abs(corr(u[:, 1:], u[:, :-1])) < bound,
                  "the noise is shared across elements of a row: draw eps with the full shape of m.")
     claims.claim(2, abs(corr(u, u_next)) < Z / math.sqrt(N),
-                 f"two consecutive calls return correlated noise ({fmt(corr(u, u_next))}): do not re-seed or "
-                 "cache eps inside sample_gaussian; draw fresh noise on every call.")
+                 f"two consecutive calls return correlated noise (correlation {fmt(corr(u, u_next))}; 1 means the same "
+                 "noise): do not call torch.manual_seed, create a torch.Generator or cache eps inside sample_gaussian; "
+                 "draw fresh noise from the default generator on every call.")
     reseeded = values(out["z_reseeded"], "z after torch.manual_seed", m.shape)
     claims.claim(1, np.array_equal(reseeded, z),
                  "z is not repeatable: after torch.manual_seed with the same seed it changed. Draw the noise from "
@@ -106,13 +107,14 @@ def reparameterization_gradient(run):
     """dz/dm = 1 and dz/dv = eps / (2 sqrt(v)) = (z - m) / (2 v); deterministic, no false failures."""
     m, v, z, out = draws(run)
     if out["grad_m"] is None and out["grad_v"] is None:
-        raise CheckFailed("z carries no gradient to m or v: it is not a reparameterized sample. Build it as "
+        raise CheckFailed("z carries no gradient to m or v: it is not a reparameterized sample (the "
+                          "reparameterization trick). Build it as "
                           "m + sqrt(v) * eps from differentiable operations (no .detach(), no torch.normal(m, std), "
                           "no numpy).")
     claims = Claims()
     gm = out["grad_m"]
     claims.claim(1, gm is not None and np.allclose(gm, 1.0, rtol=1e-4, atol=1e-5),
-                 "dz/dm should be 1 for every element (z = m + noise): "
+                 "dz/dm should be 1 for every element (z = m + noise, the reparameterization trick): "
                  + ("no gradient reached m." if gm is None else f"observed a median of {fmt(float(np.median(gm)))}."))
     gv = out["grad_v"]
     expected = (z - m) / (2 * v)

@@ -19,9 +19,16 @@ def bound(run, state, x, eps, z_dim):
     return out, [scalar(out[k], k) for k in ("nelbo", "kl", "rec")]
 
 
-def diagnose(observed, expected, batch):
+def diagnose(observed, expected, batch, state=None, x=None):
     """Name the pattern relating an observed (nelbo, kl, rec) to the expected one."""
     (_, k, r), (_, ek, er) = observed, expected
+    if state is not None:
+        m, v = numeric.vae_encode(state, x.astype(np.float64))
+        as_logvar = 0.5 * (-v + np.exp(v) + m ** 2 - 1).sum(-1).mean()
+        as_std = numeric.kl_to_standard_normal(m, v ** 2).mean()
+        if near(k, as_logvar, 1e-4) or near(k, as_std, 1e-4):
+            return ("the KL treats v as a " + ("log-variance" if near(k, as_logvar, 1e-4) else "standard deviation")
+                    + ": the encoder's v is a variance; use ut.kl_normal(m, v, prior_m, prior_v)")
     if near(k, ek * batch, 1e-3) or near(r, er * batch, 1e-3):
         return "you summed over the batch where the API asks for the batch mean"
     if near(k, er, 1e-3) and near(r, ek, 1e-3):
@@ -34,7 +41,8 @@ def diagnose(observed, expected, batch):
         return ("the KL is wrong: it should be ut.kl_normal(m, v, prior_m, prior_v) (q against the prior, "
                 "not reversed), summed over latent dims and averaged over the batch")
     if near(k, ek, 1e-3) and not near(r, er, 1e-3):
-        return ("the reconstruction is wrong: decode the sample z from ut.sample_gaussian(m, v) and use "
+        return ("the reconstruction is wrong: decode the sample z from ut.sample_gaussian(m, v) (pass the variance "
+                "v, not the standard deviation) and use "
                 "-ut.log_bernoulli_with_logits(x, logits), averaged over the batch (not the mean m, not sigmoid)")
     return "compare each term with the formulas in the docstring"
 
@@ -49,7 +57,9 @@ def fixed_values(run):
     names = ("nelbo", "kl", "rec")
     for name, o, e, w in zip(names, observed, expected, (1, 2, 2)):
         claims.claim(w, near(o, e, 1e-4), f"{name} is {fmt(o)} on a hidden batch, expected {fmt(e)}: "
-                     + diagnose(observed, expected, len(x)) + ".")
+                     + diagnose(observed, expected, len(x), state, x) + ".")
+    claims.claim(1, out["sampler_calls"] == 1, f"ut.sample_gaussian was called {out['sampler_calls']} times: the bound "
+                 "uses ONE sample z ~ q(z|x) per data point (one call with the encoder's (m, v)).")
     claims.claim(1, near(observed[0], observed[1] + observed[2], 1e-5),
                  "nelbo should equal kl + rec.")
     return claims.outcome()
@@ -71,7 +81,7 @@ def batch_means_and_properties(run):
         if not all(near(o, e, 1e-4) for o, e in zip(observed, expected)):
             failures.append(f"with a batch of {batch} and z_dim {z_dim}: (nelbo, kl, rec) = "
                             f"({', '.join(map(fmt, observed))}), expected ({', '.join(map(fmt, expected))}); "
-                            + diagnose(observed, expected, batch) + ".")
+                            + diagnose(observed, expected, batch, state, x) + ".")
             raise AssertionError
 
     try:

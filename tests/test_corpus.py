@@ -1,0 +1,49 @@
+"""The accuracy gate over tests/corpus/accuracy: every correct variant gets full marks, every wrong
+one loses points in the tests of its own file and nowhere else, and for at least 80% of the wrong
+ones the feedback names the mistake. (`python -m autograder audit` prints the whole matrix.)"""
+import pytest
+
+from helpers import REFERENCE  # noqa: F401  (puts the repo on sys.path)
+from autograder import audit
+
+
+@pytest.fixture(scope="module")
+def graded():
+    corpus, tests, graded = audit.grade_corpus(jobs=2, full=False)
+    return corpus, tests, graded, audit.verdicts(corpus, tests, graded)
+
+
+def test_the_corpus_is_large_enough():
+    corpus = audit.variants()
+    wrong = [v for v in corpus if v["kind"] == "wrong"]
+    correct = [v for v in corpus if v["kind"] == "correct"]
+    assert len(wrong) >= 50 and len(correct) >= 15
+    for file in ("utils.py", "models/vae.py", "models/gan.py", "diffusion.py", "ewc.py"):
+        assert sum(v["file"] == file for v in wrong) >= 6
+
+
+def test_every_correct_variant_gets_full_marks(graded):
+    corpus, _, _, report = graded
+    problems = {v["name"]: report[v["name"]]["problems"] for v in corpus if v["kind"] == "correct"}
+    assert not {k: p for k, p in problems.items() if p}
+
+
+def test_every_wrong_variant_loses_points_in_its_own_file_and_nowhere_else(graded):
+    corpus, _, _, report = graded
+    problems = {v["name"]: report[v["name"]]["problems"] for v in corpus if v["kind"] == "wrong"}
+    assert not {k: p for k, p in problems.items() if p}
+
+
+def test_feedback_names_the_mistake_for_at_least_80_percent(graded):
+    corpus, _, _, report = graded
+    wrong = [v for v in corpus if v["kind"] == "wrong"]
+    unnamed = [v["name"] for v in wrong if not report[v["name"]]["named"]]
+    assert 1 - len(unnamed) / len(wrong) >= audit.HINT_RATE, unnamed
+
+
+def test_the_gate_itself_fails_a_check_that_catches_nothing(graded):
+    """The gate can fail: pretend every test passed every wrong variant."""
+    corpus, tests, graded_scores, _ = graded
+    lenient = {name: {n: (1.0, "Passed.") for n in scores} for name, scores in graded_scores.items()}
+    report = audit.verdicts(corpus, tests, lenient)
+    assert all("no check of its file catches it" in report[v["name"]]["problems"] for v in corpus if v["kind"] == "wrong")
