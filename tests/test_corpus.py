@@ -47,3 +47,16 @@ def test_the_gate_itself_fails_a_check_that_catches_nothing(graded):
     lenient = {name: {n: (1.0, "Passed.") for n in scores} for name, scores in graded_scores.items()}
     report = audit.verdicts(corpus, tests, lenient)
     assert all("no check of its file catches it" in report[v["name"]]["problems"] for v in corpus if v["kind"] == "wrong")
+
+
+def test_every_check_passes_the_reference_and_fails_at_least_one_realistic_mistake(graded):
+    from autograder.grade import judge
+    from autograder.selfcheck.local import local_run
+    from helpers import HANDOUT
+    corpus, tests, scores, _ = graded
+    run = local_run(REFERENCE, clean_root=HANDOUT)
+    for test in tests:
+        assert judge(test, run)[0] == 1.0, test["number"]
+        caught = [v["name"] for v in corpus if v["kind"] == "wrong" and test["number"] in scores[v["name"]]
+                  and scores[v["name"]][test["number"]][0] < 1]
+        assert caught, f"test {test['number']} catches none of the wrong variants"

@@ -43,9 +43,16 @@ def vae_state(g, z_dim, hidden=300):
 
 def gan_state(g, z_dim):
     state = {}
-    for prefix, sizes in (("g.net", (z_dim, 256, 512, 784)), ("d.net", (784, 512, 256, 1))):
-        for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
-            state.update(linear_state(g, f"{prefix}.{2 * k}", a, b))
+    for k, (a, b) in enumerate(zip((z_dim, 256, 512), (256, 512, 784))):   # Linear, BatchNorm, ReLU
+        state.update(linear_state(g, f"g.net.{3 * k}", a, b))
+        if b != 784:
+            state.update({f"g.net.{3 * k + 1}.weight": g.uniform(0.5, 1.5, b).astype(np.float32),
+                          f"g.net.{3 * k + 1}.bias": g.uniform(-0.1, 0.1, b).astype(np.float32),
+                          f"g.net.{3 * k + 1}.running_mean": np.zeros(b, np.float32),
+                          f"g.net.{3 * k + 1}.running_var": np.ones(b, np.float32),
+                          f"g.net.{3 * k + 1}.num_batches_tracked": np.zeros((), np.int64)})
+    for k, (a, b) in enumerate(zip((784, 512, 256), (512, 256, 1))):
+        state.update(linear_state(g, f"d.net.{2 * k}", a, b))
     return state
 
 

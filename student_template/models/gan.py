@@ -57,4 +57,5 @@ class GAN(nn.Module):
         return d_loss, g_loss
 
     def sample_x(self, batch, device="cpu"):
+        self.g.eval()   # batch normalization with its running statistics
         return self.g(torch.randn(batch, self.g.z_dim, device=device))

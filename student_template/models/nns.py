@@ -40,12 +40,13 @@ class Decoder(nn.Module):
 
 
 class Generator(nn.Module):
+    # Batch normalization keeps this small MLP generator from collapsing to a single image.
     def __init__(self, z_dim=64):
         super().__init__()
         self.z_dim = z_dim
         self.net = nn.Sequential(
-            nn.Linear(z_dim, 256), nn.LeakyReLU(0.2),
-            nn.Linear(256, 512), nn.LeakyReLU(0.2),
+            nn.Linear(z_dim, 256), nn.BatchNorm1d(256), nn.ReLU(),
+            nn.Linear(256, 512), nn.BatchNorm1d(512), nn.ReLU(),
             nn.Linear(512, 784), nn.Sigmoid(),
         )
 

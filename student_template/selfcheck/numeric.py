@@ -63,10 +63,17 @@ def discriminator_logits(state, x, prefix="d.net"):
     return linear(state, f"{prefix}.4", h)[:, 0]
 
 
+def batch_norm(state, prefix, h, eps=1e-5):
+    """BatchNorm1d in eval mode: the running statistics."""
+    mean, var = state[f"{prefix}.running_mean"].astype(np.float64), state[f"{prefix}.running_var"].astype(np.float64)
+    return (h - mean) / np.sqrt(var + eps) * state[f"{prefix}.weight"] + state[f"{prefix}.bias"]
+
+
 def generator(state, z, prefix="g.net"):
-    h = leaky_relu(linear(state, f"{prefix}.0", z))
-    h = leaky_relu(linear(state, f"{prefix}.2", h))
-    return sigmoid(linear(state, f"{prefix}.4", h))
+    """The GAN's generator in eval mode: Linear-BN-ReLU twice, then Linear-sigmoid."""
+    h = np.maximum(batch_norm(state, f"{prefix}.1", linear(state, f"{prefix}.0", z)), 0)
+    h = np.maximum(batch_norm(state, f"{prefix}.4", linear(state, f"{prefix}.3", h)), 0)
+    return sigmoid(linear(state, f"{prefix}.6", h))
 
 
 def small_net_logits(state, x):

@@ -21,7 +21,7 @@ def sample_gaussian_shapes(run):
             claims.claim(1, out["shape"] == list(shape), f"z should have the shape of m {shape}, got {tuple(out['shape'])}.")
             claims.claim(1, out["dtype"] == dtype, f"z should keep m's dtype {dtype}, got {out['dtype']}.")
             claims.claim(1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v),
-                         "sample_gaussian modified its inputs m or v (an in-place operation such as m.add_ or v.sqrt_): "
+                         "sample_gaussian modified its inputs m or v in place (m.add_, v.sqrt_, +=, ...): "
                          "compute a new tensor instead.")
     return claims.outcome()
 
@@ -52,8 +52,14 @@ def diagnose(name, observed, expected, real, fake):
         return "this is the non-saturating loss; the minimax one is mean log(1 - D(G(z))) = mean logsigmoid(-h)"
     if name == "generator_loss_nonsaturating" and near(observed, numeric.logsigmoid(-f).mean(), 1e-4):
         return "this is the minimax loss; the non-saturating one is -mean log D(G(z)) = -mean logsigmoid(h)"
-    if near(observed, -numeric.logsigmoid(1 - f).mean(), 1e-4) or near(observed, numeric.logsigmoid(1 - f).mean(), 1e-4):
-        return "log(1 - D) is logsigmoid(-h), not logsigmoid(1 - h)"
+    if near(observed, -numeric.logsigmoid(1 - f).mean(), 1e-4) or near(observed, numeric.logsigmoid(1 - f).mean(), 1e-4) or (
+            name == "discriminator_loss" and near(observed, -numeric.logsigmoid(r).mean() - numeric.logsigmoid(1 - f).mean(), 1e-4)):
+        return "log(1 - D(x)) is logsigmoid(-h), not logsigmoid(1 - h)"
+    if near(observed, value / 2, 1e-4):
+        return "it is half the expected value: drop the factor 1/2 (the discriminator loss is the sum of the two means)"
+    if name == "generator_loss_nonsaturating" and near(observed, -numeric.logsigmoid(-f).mean(), 1e-4):
+        return ("with binary_cross_entropy_with_logits the generator's targets are ones (it wants its fakes called "
+                "real), not zeros")
     return "check the formula in the docstring"
 
 
