@@ -7,6 +7,8 @@ decides on it), and writes results.json in every case.
 import hashlib
 import importlib
 import os
+import re
+import subprocess
 import tempfile
 import time
 import traceback
@@ -26,6 +28,16 @@ NEXT_STEP = {
     "import": "Fix the error above (run `python -c 'import {module}'` in your handout folder to see it), then upload again.",
     "failed": "Run `pytest` in your handout folder for the public checks, reread the docstring, and upload again.",
 }
+
+
+UNREADABLE = "The grader could not interpret what your code returned"
+NUMBER_RUN = re.compile(r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?[\s,;\[\]()]+){4,}", re.I)
+
+
+def redact(message, line_limit=300, total_limit=2000):
+    """A student's error message without long runs of numbers (hidden inputs it may have printed)."""
+    lines = [NUMBER_RUN.sub("[numbers hidden] ", line)[:line_limit] for line in message.splitlines()]
+    return "\n".join(lines)[:total_limit]
 
 
 def load_config(path=PACKAGE / "config.yaml"):
@@ -50,6 +62,12 @@ def protect_sources():
             os.chmod(entry, os.stat(entry).st_mode & 0o700)
 
 
+def remove_scratch(path):
+    """rm -rf: whatever the worker left (a 3,000-deep tree, odd modes) must not break grading."""
+    if subprocess.run(["rm", "-rf", "--one-file-system", str(path)], capture_output=True).returncode != 0:
+        print(f"grade: could not remove {path} completely", flush=True)
+
+
 def seed_for(test):
     return int.from_bytes(hashlib.sha256(test["number"].encode()).digest()[:4], "little")
 
@@ -60,7 +78,10 @@ def run_test(test, worker, found, limits):
     if file not in found:
         return 0.0, f"{file} was not found in your submission, so this test could not run. " + NEXT_STEP["missing"]
     if worker.process is None:
-        worker.start()
+        try:
+            worker.start()
+        except sandbox.WorkerDied as died:
+            return 0.0, f"Your code could not be loaded: {died}. " + NEXT_STEP["failed"]
     if file in worker.import_errors:
         module = file[:-3].replace("/", ".")
         return 0.0, worker.import_errors[file].rstrip() + "\n" + NEXT_STEP["import"].format(module=module)
@@ -72,7 +93,10 @@ def run_test(test, worker, found, limits):
             raise sandbox.WorkerDied(sandbox.TIMED_OUT)
         return worker.call(probe, inputs, seed_for(test), left)
 
-    return judge(test, run)
+    fraction, message = judge(test, run)
+    if message.startswith(UNREADABLE):
+        worker.stop()   # whatever produced unreadable data must not answer the next test
+    return fraction, message
 
 
 def judge(test, run):
@@ -82,13 +106,13 @@ def judge(test, run):
     except sandbox.WorkerDied as died:
         return 0.0, f"Your code was stopped: {died}. " + NEXT_STEP["failed"]
     except StudentError as error:
-        return 0.0, f"Your code raised an error:\n{error}\n" + NEXT_STEP["failed"]
+        return 0.0, f"Your code raised an error:\n{redact(str(error))}\n" + NEXT_STEP["failed"]
     except CheckFailed as failed:
         return 0.0, f"{failed}\n" + NEXT_STEP["failed"]
     except GoldenError:
         raise
     except Exception as error:  # data the check could not interpret: forged or malformed replies
-        return 0.0, (f"The grader could not interpret what your code returned ({type(error).__name__}). "
+        return 0.0, (f"{UNREADABLE} ({type(error).__name__}). "
                      "Return exactly what the docstring asks for. " + NEXT_STEP["failed"])
     if outcome is None:
         return 1.0, "Passed."
@@ -103,8 +127,9 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=0):
     limits, tests = config["limits"], config["tests"]
     try:
         protect_sources()
-        with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
-            scratch = Path(scratch)
+        scratch = Path(tempfile.mkdtemp(prefix="grading-"))
+        try:
+            (scratch / "upload").mkdir(mode=0o700)   # other slots' workers must not read this upload
             try:
                 found, notes = submission.collect(upload, scratch / "upload")
             except submission.SubmissionError as error:
@@ -116,6 +141,8 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=0):
                     fraction, message = run_test(test, worker, found, limits)
                     cap = limits["output_cap_kb"] * 1024
                     graded.append(results.test_result(test, fraction, message[:cap]))
+        finally:
+            remove_scratch(scratch)
         output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else "All five files found."
         outcome = results.build(graded, output, time.monotonic() - started)
     except Exception:

@@ -70,10 +70,15 @@ def prepare(scratch, handout, submitted, slot=0):
         (base / name).mkdir()
     account = worker_account(slot)
     os.chmod(scratch, 0o711)
+    for path in [base, *base.rglob("*")]:   # the code is read-only to the worker: it cannot rewrite probes
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
     if account:
-        for path in [base, *base.rglob("*")]:
-            os.lchown(path, *account)
-    os.chmod(base, 0o700)
+        # Only this slot's user may enter (group), and only home/ and tmp/ are its own.
+        os.chown(base, 0, account[1])
+        os.chmod(base, 0o750)
+        for name in ("home", "tmp"):
+            os.chown(base / name, *account)
+            os.chmod(base / name, 0o700)
     return base
 
 
@@ -87,6 +92,7 @@ class Worker:
         self.import_errors = {}
         self.process = None
         self.starts = 0
+        self.requests = 0
 
     def __enter__(self):
         return self
@@ -130,7 +136,7 @@ class Worker:
             if account:
                 resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
 
-        log = open(base.parent / "worker.log", "ab")
+        log = open(os.open(base.parent / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         try:
             self.process = subprocess.Popen(
                 args, cwd=base / "submission", env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -175,6 +181,7 @@ class Worker:
         self.process.wait()
         if self.account:
             kill_user_processes(self.account[0])
+            remove_user_files(self.account[0])
         self.process = None
 
     # -- calls --------------------------------------------------------------------------------------
@@ -183,14 +190,15 @@ class Worker:
         if self.process is None:
             self.start()
         try:
-            channel.send(self.to_worker, {"probe": probe, "inputs": inputs, "seed": seed})
+            self.requests += 1
+            channel.send(self.to_worker, {"probe": probe, "inputs": inputs, "seed": seed, "id": self.requests})
         except (BrokenPipeError, OSError):
             self.stop()
             raise WorkerDied("the worker process had exited before it could run your code") from None
         reply = self._receive(time.monotonic() + timeout)
-        if not isinstance(reply, dict) or not ("result" in reply or "error" in reply):
-            self.stop()
-            raise WorkerDied("the worker sent a malformed reply")
+        if not isinstance(reply, dict) or reply.get("id") != self.requests or not ("result" in reply or "error" in reply):
+            self.stop()   # a forged or stale reply: the next request gets a fresh worker
+            raise WorkerDied("the worker's reply did not answer the request (did your code write to the grader's pipes?)")
         if "error" in reply:
             raise StudentError(str(reply["error"]))
         return reply["result"]
@@ -250,16 +258,38 @@ def _processes():
 
 
 def session_rss_mb(session_id):
-    total = 0
+    """Proportional resident memory (PSS) of the session's processes: shared pages counted once."""
+    total_kb = 0
     for pid in _processes():
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[3]) == session_id:          # field 6 of stat: the session id
-                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss in pages
-        except (OSError, ValueError, IndexError):
+            if int(fields[3]) != session_id:          # field 6 of stat: the session id
+                continue
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total_kb += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except (OSError, ValueError, IndexError, StopIteration):
             continue
-    return total / (1 << 20)
+    return total_kb / 1024
+
+
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def remove_user_files(uid):
+    """What the worker's user left in the world-writable folders (its processes are dead by now)."""
+    for folder in SHARED_WRITABLE:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    subprocess.run(["rm", "-rf", "--one-file-system", entry.path], check=False,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError:
+                continue
 
 
 def kill_user_processes(uid, rounds=50):

@@ -119,7 +119,8 @@ def run(method, *, arch="cnn", tasks=3, lam=100.0, steps=500, lr=1e-3, batch_siz
             star = {n: p.detach().clone() for n, p in model.named_parameters() if n in fisher}
             anchors.append((fisher, star))
         if method == "rehearsal":
-            memory.append(data.Split("memory", task_train.x[:buffer], task_train.y[:buffer]))
+            keep = torch.randperm(len(task_train), generator=torch.Generator().manual_seed(seed + k))[:buffer]
+            memory.append(data.Split("memory", task_train.x[keep], task_train.y[keep]))
         row = [accuracy(model, permuted(test, p), device) for p in perms[:k + 1]]
         matrix.append(row)
         if verbose:

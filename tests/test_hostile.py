@@ -1,0 +1,635 @@
+"""Issue 6: hostile and broken submissions, graded end to end through run_autograder.
+
+Each case is the reference's five graded files overlaid with the files of tests/corpus/hostile/<case>/
+(case.yaml says which graded file is hostile), or a submission built by a function of this module
+(the cases about the upload itself: zips with '../' or absolute paths, links, a zip bomb). Every case
+is graded by `run_autograder` in a Gradescope-like root with a config whose time limits are lowered,
+and must leave:
+  1. a valid results.json;
+  2. a score no higher than the honest files deserve (100 minus the hostile files' points), and at
+     least `expect_min_score` (the honest files keep their points);
+  3. no secret in results.json: no check source, no golden checksum or golden value, no line of the
+     reference solution (unless the submission itself holds that line);
+  4. a grading that ended within its time limits;
+  5. no process of the worker's user alive;
+  6. nothing changed outside the grading's scratch space (the source tree, the results folder, canary
+     files in /tmp and /root, the world-writable folders).
+Cases marked xfail (XFAIL below) document grader bugs: each one passes once the bug is fixed, and then
+its strict xfail fails, so that the mark is removed.
+Needs root: the worker runs as its own user (`python -m autograder install-user`).
+"""
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import yaml
+
+SOURCE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SOURCE))
+from autograder.results import SCHEMA  # noqa: E402
+
+REFERENCE = SOURCE / "reference"
+CORPUS = SOURCE / "tests" / "corpus" / "hostile"
+GRADED_FILES = ("utils.py", "models/vae.py", "models/gan.py", "diffusion.py", "ewc.py")
+WORKER_USER = "gradeworker"
+
+TEST_TIMEOUT_S = 8             # every test of the test config ...
+TRAINING_TIMEOUT_S = 15        # ... but the training runs (3 s on an idle 2-core machine)
+STARTUP_TIMEOUT_S = 20        # the worker starts in 1-2 s; a hang at import costs this much
+MARGIN_S = 30                  # the judge's own start, goldens, hypothesis, the results file
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the worker as its own user")
+
+
+# --- the test config ---------------------------------------------------------------------------------
+
+def base_config():
+    return yaml.safe_load((SOURCE / "autograder" / "config.yaml").read_text())
+
+
+def lowered(config):
+    config = json.loads(json.dumps(config))
+    for t in config["tests"]:
+        cap = TRAINING_TIMEOUT_S if t["check"].startswith("checks.training") else TEST_TIMEOUT_S
+        t["timeout_s"] = min(t["timeout_s"], cap)
+    config["limits"]["startup_timeout_s"] = STARTUP_TIMEOUT_S
+    return config
+
+
+CONFIG = lowered(base_config())
+POINTS = {f: sum(t["points"] for t in CONFIG["tests"] if t["file"] == f) for f in GRADED_FILES}
+TOTAL = sum(t["points"] for t in CONFIG["tests"])
+# Every test may time out, and a worker that hangs at import costs a start-up time limit before the
+# worker is started again without that file.
+TIME_LIMIT_S = sum(t["timeout_s"] for t in CONFIG["tests"]) + 2 * STARTUP_TIMEOUT_S + MARGIN_S
+
+
+def test_config_keeps_the_points():
+    assert TOTAL == 100
+    assert [t["points"] for t in CONFIG["tests"]] == [t["points"] for t in base_config()["tests"]]
+
+
+# --- the cases --------------------------------------------------------------------------------------
+
+def reference_file(graded):
+    return (REFERENCE / graded).read_bytes()
+
+
+def write_reference(folder, skip=()):
+    for graded in GRADED_FILES:
+        if graded not in skip:
+            target = folder / graded
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(reference_file(graded))
+
+
+def zip_members(archive, members):
+    """members: (ZipInfo or name, bytes)."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in members:
+            if isinstance(info, str):
+                info = zipfile.ZipInfo(info, date_time=(2024, 1, 1, 0, 0, 0))
+                info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+
+def symlink_info(name, target):
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    info.create_system = 3   # unix
+    return info, target.encode()
+
+
+def build_zip_paths(submission):
+    """Members whose paths leave the folder: '../' (one of them a second utils.py), absolute paths, a
+    backslash path and a drive letter. utils.py is only there under such paths (refused)."""
+    members = [(g, reference_file(g)) for g in GRADED_FILES if g != "utils.py"]
+    members += [("../utils.py", reference_file("utils.py")),
+                ("/utils.py", reference_file("utils.py")),
+                ("models/../../utils.py", reference_file("utils.py")),
+                ("../escaped_hostile.py", b"print('escaped')\n"),
+                ("../../../../../../tmp/hostile_escape_traversal.txt", b"escaped\n"),
+                ("/tmp/hostile_escape_absolute.txt", b"escaped\n"),
+                ("/work/main/autograder/checks/utils.py", b"FORGED = True\n"),
+                ("..\\hostile_escape_backslash.py", b"escaped\n"),
+                ("C:/hostile_escape_drive.py", b"escaped\n")]
+    zip_members(submission / "submission.zip", members)
+
+
+def build_zip_symlink(submission):
+    """utils.py and models/vae.py as links to the reference solution; a link to the goldens."""
+    members = [(g, reference_file(g)) for g in GRADED_FILES if g not in ("utils.py", "models/vae.py")]
+    members += [symlink_info("utils.py", str(REFERENCE / "utils.py")),
+                symlink_info("models/vae.py", "../../../../../../" + str(REFERENCE / "models" / "vae.py")),
+                symlink_info("goldens", str(SOURCE / "autograder" / "goldens")),
+                symlink_info("manifest.py", str(SOURCE / "autograder" / "goldens" / "manifest.json"))]
+    zip_members(submission / "submission.zip", members)
+
+
+def build_zip_bomb(submission):
+    """A member that expands to 1.1 GB of zeros (about 1 MB compressed), beside the five files."""
+    archive = submission / "submission.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for g in GRADED_FILES:
+            z.writestr(g, reference_file(g))
+        chunk = bytes(1 << 24)
+        with z.open("data/bomb.bin", "w", force_zip64=True) as member:
+            for _ in range(int(1.1 * (1 << 30)) // len(chunk) + 1):
+                member.write(chunk)
+    assert archive.stat().st_size < 8 << 20
+
+
+def build_folder_links_and_big_file(submission):
+    """A folder upload (what Gradescope unpacks) where utils.py links to the reference, models/ links
+    to the reference's models, goldens links to the goldens, and diffusion.py is 2 MB (the cap of a
+    graded file is 1 MB)."""
+    write_reference(submission, skip=("utils.py", "models/vae.py", "models/gan.py"))
+    (submission / "utils.py").symlink_to(REFERENCE / "utils.py")
+    (submission / "models").symlink_to(REFERENCE / "models", target_is_directory=True)
+    (submission / "goldens").symlink_to(SOURCE / "autograder" / "goldens", target_is_directory=True)
+    (submission / "diffusion.py").write_bytes(reference_file("diffusion.py") + b"\n" + (b"#" * 1023 + b"\n") * 2048)
+
+
+GENERATED = {
+    "zip_paths": (build_zip_paths, {
+        "description": "a zip whose members climb out with '../', or have absolute, backslash or drive-letter "
+                       "paths (into /tmp, /work/main/autograder/checks); utils.py exists only under such paths",
+        "hostile_file": "utils.py", "expect_min_score": 83}),
+    "zip_symlink": (build_zip_symlink, {
+        "description": "a zip whose utils.py and models/vae.py are symlinks to the reference, plus links to the goldens",
+        "hostile_file": ["utils.py", "models/vae.py"], "expect_min_score": 62}),
+    "zip_bomb": (build_zip_bomb, {
+        "description": "a zip with a member expanding to 1.1 GB: refused as a whole, quickly, without unpacking",
+        "hostile_file": "all"}),
+    "folder_links_big_file": (build_folder_links_and_big_file, {
+        "description": "a folder upload whose utils.py and models/ are symlinks into the reference solution, "
+                       "and whose diffusion.py is 2 MB: all three refused, ewc.py graded",
+        "hostile_file": ["utils.py", "models/vae.py", "models/gan.py", "diffusion.py"], "expect_min_score": 20}),
+}
+
+
+def folder_cases():
+    return sorted(p.name for p in CORPUS.iterdir() if (p / "case.yaml").is_file()) if CORPUS.is_dir() else []
+
+
+# Grader bugs this corpus documents (case -> reason), if any: each would fail until the grader is fixed.
+# (sabotage_scratch, litter_tmp, deep_tree, forged_reply and exfiltrate_inputs were fixed in the grader.)
+XFAIL = {}
+
+
+def case_params():
+    params = []
+    for name in folder_cases() + sorted(GENERATED):
+        marks = [pytest.mark.xfail(strict=True, reason=XFAIL[name])] if name in XFAIL else []
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
+
+
+def load_case(name):
+    if name in GENERATED:
+        return dict(GENERATED[name][1])
+    case = yaml.safe_load((CORPUS / name / "case.yaml").read_text())
+    assert "description" in case and "hostile_file" in case, f"{name}/case.yaml needs description and hostile_file"
+    return case
+
+
+def hostile_files(case):
+    hostile = case["hostile_file"]
+    if hostile is None:
+        return []
+    if hostile == "all":
+        return list(GRADED_FILES)
+    hostile = [hostile] if isinstance(hostile, str) else list(hostile)
+    assert set(hostile) <= set(GRADED_FILES), hostile
+    return hostile
+
+
+def build_submission(name, submission):
+    """The submission folder of a case: generated, or the reference's files overlaid with the case's."""
+    submission.mkdir(parents=True)
+    if name in GENERATED:
+        GENERATED[name][0](submission)
+        return
+    case = load_case(name)
+    files = submission / "homework" if case.get("zip") else submission
+    write_reference(files)
+    folder = CORPUS / name
+    for path in folder.rglob("*"):
+        if path.is_file() and path.name != "case.yaml" and "__pycache__" not in path.parts:
+            target = files / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    if case.get("zip"):   # zip: true - upload a zip of one folder holding the files
+        zip_members(submission / "submission.zip",
+                    [(p.relative_to(submission).as_posix(), p.read_bytes()) for p in sorted(files.rglob("*")) if p.is_file()])
+        shutil.rmtree(files)
+
+
+def submitted_text(submission):
+    """All text the submission itself holds (a line it contains may appear in its feedback)."""
+    chunks = []
+    for path in submission.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_size < 4 << 20:
+            data = path.read_bytes()
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as z:
+                    data = b"\n".join(z.read(i) for i in z.infolist()
+                                      if i.file_size < 4 << 20 and not stat.S_ISLNK(i.external_attr >> 16))
+            chunks.append(data.decode("utf-8", "replace"))
+    return "\n".join(chunks)
+
+
+# --- secrets ----------------------------------------------------------------------------------------
+
+def solution_lines():
+    lines = set()
+    for path in REFERENCE.rglob("*.py"):
+        inside = False
+        for line in path.read_text().splitlines():
+            if "### BEGIN SOLUTION" in line:
+                inside = True
+            elif "### END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) > 25:
+                lines.add(line.strip())
+    return lines
+
+
+def check_source_strings():
+    """Comments and code lines (no string literal on them) of the hidden checks."""
+    found = set()
+    for path in (SOURCE / "autograder" / "checks").glob("*.py"):
+        for line in path.read_text().splitlines():
+            text = line.strip()
+            if "#" in text and not text.startswith(("'", '"')):
+                comment = text[text.index("#"):].lstrip("# ").strip()
+                if len(comment) > 25 and "'" not in text[:text.index("#")] and '"' not in text[:text.index("#")]:
+                    found.add(comment)
+            elif len(text) > 30 and "'" not in text and '"' not in text:
+                found.add(text)
+    return found
+
+
+def golden_strings():
+    """The goldens' checksums and the text forms of their float values (what an exfiltration prints)."""
+    manifest = json.loads((SOURCE / "autograder" / "goldens" / "manifest.json").read_text())
+    found = {f["sha256"] for f in manifest["files"].values()}
+    numbers = set()
+    for path in (SOURCE / "autograder" / "goldens").glob("*.npz"):
+        with np.load(path, allow_pickle=False) as npz:
+            for key in npz.files:
+                a = npz[key]
+                if not np.issubdtype(a.dtype, np.floating):
+                    continue
+                for v in a.ravel()[:400]:
+                    for text in (repr(float(v)), str(v), f"{float(v):.8f}"):
+                        if len(text.lstrip("-").replace("0.", "", 1)) >= 9:
+                            numbers.add(text.lstrip("-"))
+    return found, numbers
+
+
+SECRETS = {}
+
+
+def secrets():
+    if not SECRETS:
+        hashes, numbers = golden_strings()
+        SECRETS.update(solution=solution_lines(), checks=check_source_strings(), hashes=hashes, numbers=numbers)
+    return SECRETS
+
+
+def leaks(text, submitted):
+    s = secrets()
+    found = [f"reference solution line {line!r}" for line in s["solution"] if line in text and line not in submitted]
+    found += [f"check source {line!r}" for line in s["checks"] if line in text and line not in submitted]
+    found += [f"golden checksum {h}" for h in s["hashes"] if h in text]
+    tokens = set(re.findall(r"\d+\.\d+(?:e[-+]?\d+)?", text))
+    found += [f"golden value {n}" for n in sorted(tokens & s["numbers"])[:5] if n not in submitted]
+    return found
+
+
+def test_leak_detector_sees_each_kind_of_secret():
+    s = secrets()
+    assert s["solution"] and s["checks"] and s["hashes"] and s["numbers"]
+    planted = "\n".join([sorted(s["solution"])[0], sorted(s["checks"])[0], sorted(s["hashes"])[0],
+                          "x = " + sorted(s["numbers"])[0]])
+    kinds = {leak.split(" ")[0] + " " + leak.split(" ")[1] for leak in leaks(planted, submitted="")}
+    assert kinds == {"reference solution", "check source", "golden checksum", "golden value"}, kinds
+    # A line the submission itself holds is its own (only the checksums are secret whatever the submission says).
+    assert [leak.split(" ")[1] for leak in leaks(planted, submitted=planted)] == ["checksum"]
+
+
+def test_corpus_is_well_formed():
+    names = folder_cases()
+    assert len(names) + len(GENERATED) >= 22
+    for name in names:
+        case = load_case(name)
+        hostile_files(case)
+        files = [p.relative_to(CORPUS / name).as_posix() for p in (CORPUS / name).rglob("*") if p.is_file()]
+        assert set(files) - {"case.yaml"} <= set(GRADED_FILES), (name, files)
+        assert set(case) <= {"description", "hostile_file", "expect_min_score", "zip"}, (name, sorted(case))
+    assert set(XFAIL) <= set(names) | set(GENERATED)
+
+
+# --- the machine's state -----------------------------------------------------------------------------
+
+def worker_uids():
+    """The uids of the workers' users (one per grading slot, when the grader defines slots)."""
+    try:
+        from autograder.sandbox import WORKER_USERS as names
+    except ImportError:
+        names = [WORKER_USER]
+    uids = set()
+    for name in names:
+        try:
+            uids.add(pwd.getpwnam(name).pw_uid)
+        except KeyError:
+            pass
+    return uids
+
+
+BOOT_TIME = next(int(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def worker_processes(scratch_parent, since):
+    """{pid: description} of the workers' users' processes that belong to this test's grading: their
+    working folder or environment names this test's scratch parent, or they started during the grading
+    and name no other grading's scratch (other gradings may run on this machine at the same time)."""
+    uids, found = worker_uids(), {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(entry.path).st_uid not in uids:
+                continue
+            with open(f"{entry.path}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"{entry.path}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+            try:
+                cwd = os.readlink(f"{entry.path}/cwd")
+            except OSError:
+                cwd = ""
+            try:
+                with open(f"{entry.path}/environ", "rb") as f:
+                    environ = f.read().decode(errors="replace")
+            except OSError:
+                environ = ""
+        except (OSError, IndexError):
+            continue
+        started = BOOT_TIME + int(fields[19]) / TICKS
+        named = str(scratch_parent) in cwd or str(scratch_parent) in environ
+        elsewhere = "/grading-" in cwd + environ
+        if named or (started >= since - 1 and not elsewhere):
+            found[int(entry.name)] = f"pid {entry.name} state {fields[0]} cwd {cwd}: {cmdline}"
+    return found
+
+
+def settled_worker_processes(scratch_parent, since, wait_s=5.0):
+    """This grading's processes still alive (zombies are dead: an orphan the judge killed stays a zombie
+    until pid 1 reaps it, and a process just killed takes a moment to become one)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = {pid: d for pid, d in worker_processes(scratch_parent, since).items() if " state Z " not in d}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def kill_processes(scratch_parent, since):
+    """Kill what this test's grading left alive (so that the next case starts clean)."""
+    for _ in range(50):
+        alive = settled_worker_processes(scratch_parent, since, wait_s=0)
+        if not alive:
+            return
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
+
+
+def tree_snapshot(root, skip=("__pycache__", ".hypothesis")):
+    """{path: (mtime_ns, size)} of everything under root but `skip` folders."""
+    out, stack = {}, [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if e.name in skip:
+                continue
+            st = e.stat(follow_symlinks=False)
+            out[e.path] = (st.st_mtime_ns, st.st_size)
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(e.path)
+    return out
+
+
+def world_writable_dirs():
+    found = []
+    for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        if st.st_mode & 0o002:
+            found.append(d)
+    return found
+
+
+def shared_listing():
+    """{path: owner uid} of the entries at the top of every world-writable folder."""
+    out = {}
+    for d in world_writable_dirs():
+        for e in os.scandir(d):
+            try:
+                out[e.path] = e.stat(follow_symlinks=False).st_uid
+            except OSError:
+                pass
+    return out
+
+
+def new_shared_entries(before, after, scratch_parent):
+    """Entries that appeared in /tmp & co: the workers' users', or the judge's scratch folders.
+    (Other new root-owned entries are other programs on this machine, e.g. pytest or a shell.)"""
+    uids = worker_uids()
+    return sorted(p for p, owner in after.items() if p not in before and p != str(scratch_parent) and
+                  (owner in uids or Path(p).name.startswith(("grading-", ".results-"))))
+
+
+def remove(paths):
+    """Remove what a hostile submission left behind (after it was reported), so that the next case starts clean."""
+    for p in paths:
+        path = Path(p)
+        if path.is_dir() and not path.is_symlink():
+            subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False)
+        else:
+            path.unlink(missing_ok=True)
+
+
+CANARIES = [Path("/tmp") / "hostile-canary-issue6", Path("/root") / "hostile-canary-issue6"]
+
+
+@pytest.fixture(scope="module")
+def machine():
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(WORKER_USER)
+        except KeyError:
+            subprocess.run([str(SOURCE / ".venv" / "bin" / "python"), "-m", "autograder", "install-user"],
+                           cwd=SOURCE, check=True)
+    # What an interrupted earlier run of this module left behind (the corpus names its litter hostile-*).
+    uids = worker_uids()
+    remove([p for p, owner in shared_listing().items() if owner in uids and Path(p).name.lstrip(".").startswith("hostile")])
+    for canary in CANARIES:
+        canary.write_text("canary: nothing may change this file\n")
+        canary.chmod(0o644)
+    state = {"source": tree_snapshot(SOURCE)}
+    yield state
+    for canary in CANARIES:
+        canary.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def scratch_parent():
+    """The judge's scratch folder goes here (TMPDIR), so that this grading's processes are told apart
+    from other gradings' on the same machine; like /tmp, the worker's user may pass through it."""
+    folder = Path(tempfile.mkdtemp(prefix="hostile-issue6-", dir="/tmp"))
+    folder.chmod(0o711)
+    yield folder
+    subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)   # rmtree recurses: deep trees defeat it
+
+
+@pytest.fixture
+def gradescope_root():
+    """Like Gradescope's /autograder: a root-owned folder anyone may pass through (so that only the
+    grader's own care keeps the worker out of results/, not pytest's private tmp folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="hostile-issue6-root-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)
+
+
+def canary_state():
+    return {str(c): (c.stat().st_mtime_ns, c.stat().st_size, c.stat().st_mode,
+                     hashlib.sha256(c.read_bytes()).hexdigest()) if c.exists() else None for c in CANARIES}
+
+
+def diff(before, after):
+    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    return changed
+
+
+# --- the test ---------------------------------------------------------------------------------------
+
+def run_grader(root, config_path, scratch_parent, limit):
+    """run_autograder as Gradescope runs it; the judge's scratch folder goes under scratch_parent (TMPDIR)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOGRADER_", "PYTEST_"))}
+    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_CONFIG=str(config_path), TMPDIR=str(scratch_parent))
+    process = subprocess.Popen([str(SOURCE / "run_autograder")], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    started = time.monotonic()
+    try:
+        log, _ = process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        log, _ = process.communicate()
+        pytest.fail(f"grading did not end within {limit:.0f} s:\n{log.decode(errors='replace')[-3000:]}")
+    return time.monotonic() - started, process.returncode, log.decode(errors="replace")
+
+
+@pytest.mark.parametrize("name", case_params())
+def test_hostile_submission(name, tmp_path, machine, scratch_parent, gradescope_root):
+    case = load_case(name)
+    hostile = hostile_files(case)
+    max_score = TOTAL - sum(POINTS[f] for f in hostile)
+    expect_min = case.get("expect_min_score")
+    if expect_min is not None:
+        assert expect_min <= max_score, f"{name}: expect_min_score {expect_min} > max_score {max_score}"
+
+    root = gradescope_root
+    build_submission(name, root / "submission")
+    (root / "submission").chmod(0o700)    # it holds the reference's files: not for the worker's eyes
+    (root / "results").mkdir(parents=True)
+    (root / "results" / "keep.txt").write_text("the grader may only write results.json here\n")
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(CONFIG))
+    submitted = submitted_text(root / "submission")
+
+    shared_before, canaries_before = shared_listing(), canary_state()
+    results_before = tree_snapshot(root / "results")
+
+    since = time.time()
+    try:
+        elapsed, status, log = run_grader(root, config_path, scratch_parent, TIME_LIMIT_S)
+    finally:
+        alive = settled_worker_processes(scratch_parent, since)
+        kill_processes(scratch_parent, since)
+
+    problems = []
+    if status != 0:
+        problems.append(f"run_autograder exited with status {status}")
+    # 1. a valid results.json
+    results_path = root / "results" / "results.json"
+    text = results_path.read_text()
+    results = json.loads(text)
+    jsonschema.validate(results, SCHEMA)
+    assert len(results["tests"]) == len(CONFIG["tests"]), results["output"]
+    score = results["score"]
+    summary = "\n".join(f"{t['number']} {t['score']}/{t['max_score']}: {t['output'][:300]!r}" for t in results["tests"])
+    # 2. the honest parts only, and all of them
+    if score > max_score + 1e-6:
+        problems.append(f"score {score} > {max_score} (100 minus the points of {hostile})")
+    if expect_min is not None and score < expect_min - 1e-6:
+        problems.append(f"score {score} < {expect_min}: honest files lost points")
+    if abs(score - sum(t["score"] for t in results["tests"])) > 1e-3:
+        problems.append("the score is not the sum of the tests' scores")
+    # 3. nothing secret
+    problems += [f"results.json leaks a {what}" for what in leaks(text, submitted)]
+    # 4. within the time limits
+    if elapsed > TIME_LIMIT_S:
+        problems.append(f"grading took {elapsed:.0f} s > {TIME_LIMIT_S} s")
+    # 5. no process of the worker's user
+    if alive:
+        problems.append(f"processes of the worker's user alive after grading: {list(alive.values())[:5]}")
+    # 6. nothing changed outside the scratch space
+    source_after = tree_snapshot(SOURCE)
+    changed = diff(machine["source"], source_after)
+    machine["source"] = source_after
+    if changed:
+        problems.append(f"files of the source tree changed: {changed[:10]}")
+    results_after = tree_snapshot(root / "results")
+    extra = [p for p in diff(results_before, results_after) if p != str(results_path)]
+    if extra:
+        problems.append(f"the results folder changed beyond results.json: {extra}")
+    if canary_state() != canaries_before:
+        problems.append("a canary file changed")
+    appeared = new_shared_entries(shared_before, shared_listing(), scratch_parent)
+    if appeared:
+        problems.append(f"new entries in the world-writable folders: {appeared[:10]}")
+        remove(appeared)
+    left = sorted(p.name for p in scratch_parent.iterdir())
+    if left:
+        problems.append(f"the judge's scratch space was not removed: {left}")
+    assert not problems, (f"{name}: " + "\n".join(problems) + f"\n--- score {score} in {elapsed:.1f} s\n{summary}"
+                          + f"\n--- grader log\n{log if len(log) < 5000 else log[:2500] + ' [...] ' + log[-2500:]}")
