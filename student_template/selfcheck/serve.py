@@ -65,11 +65,12 @@ def main():
             reply = {"result": PROBES[request["probe"]](hw, **request["inputs"])}
         except BaseException as error:  # SystemExit and KeyboardInterrupt from student code too
             reply = {"error": describe(error, root), "kind": type(error).__name__}
+        reply["id"] = request.get("id")   # the judge matches replies to requests
         try:
             channel.send(fd_out, reply)
         except channel.ChannelError as error:
             channel.send(fd_out, {"error": f"your code returned something that is not plain data ({error})",
-                                  "kind": "ChannelError"})
+                                  "kind": "ChannelError", "id": request.get("id")})
 
 
 if __name__ == "__main__":
