@@ -48,6 +48,12 @@ if [ -d reference ]; then
 fi
 
 if [ "$(id -u)" = 0 ]; then
+  # The worker users must be able to reach the interpreter: let them traverse (not list) every folder
+  # above the environment and above the interpreter it links to.
+  for target in "$VENV/bin/python" "$(readlink -f "$VENV/bin/python")"; do
+    d="$(dirname "$target")"
+    while [ "$d" != "/" ]; do chmod o+x "$d"; d="$(dirname "$d")"; done
+  done
   "$VENV/bin/python" -m autograder install-user
 fi
 echo "setup.sh: ready. Python environment: $VENV"
