@@ -94,8 +94,8 @@ def run_test(test, worker, found, limits):
         return worker.call(probe, inputs, seed_for(test), left)
 
     fraction, message = judge(test, run)
-    if message.startswith(UNREADABLE):
-        worker.stop()   # whatever produced unreadable data must not answer the next test
+    if message.startswith(UNREADABLE) or worker.has_children():
+        worker.stop()   # what produced unreadable data, or processes it left, must not answer the next test
     return fraction, message
 
 

@@ -147,6 +147,7 @@ class Worker:
             log.close()
             os.close(from_judge)
             os.close(to_judge)
+        os.set_blocking(to_worker, False)
         self.to_worker, self.from_worker = to_worker, from_worker
         deadline = time.monotonic() + self.limits["startup_timeout_s"]
         importing = None
@@ -164,6 +165,10 @@ class Worker:
             elif event.get("event") == "ready":
                 self.import_errors = {**self.avoid, **event.get("import_errors", {})}
                 return None
+
+    def has_children(self):
+        """Whether the worker's session holds more than the worker (forked or background processes)."""
+        return self.process is not None and session_memory(self.process.pid)[1] > 1
 
     def stop(self):
         """Kill the worker's session and, when it runs as its own user, every process of that user."""
@@ -189,19 +194,34 @@ class Worker:
     def call(self, probe, inputs, seed, timeout):
         if self.process is None:
             self.start()
-        try:
-            self.requests += 1
-            channel.send(self.to_worker, {"probe": probe, "inputs": inputs, "seed": seed, "id": self.requests})
-        except (BrokenPipeError, OSError):
-            self.stop()
-            raise WorkerDied("the worker process had exited before it could run your code") from None
-        reply = self._receive(time.monotonic() + timeout)
+        deadline = time.monotonic() + timeout
+        self.requests += 1
+        self._send({"probe": probe, "inputs": inputs, "seed": seed, "id": self.requests}, deadline)
+        reply = self._receive(deadline)
         if not isinstance(reply, dict) or reply.get("id") != self.requests or not ("result" in reply or "error" in reply):
             self.stop()   # a forged or stale reply: the next request gets a fresh worker
             raise WorkerDied("the worker's reply did not answer the request (did your code write to the grader's pipes?)")
         if "error" in reply:
             raise StudentError(str(reply["error"]))
         return reply["result"]
+
+    def _send(self, message, deadline):
+        """Write a request with a deadline: a worker that stops reading must not block the judge."""
+        data = memoryview(channel.encode(message))
+        try:
+            while data:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WorkerDied(TIMED_OUT, reason="it stopped reading requests")
+                _, writable, _ = select.select([], [self.to_worker], [], min(left, 0.25))
+                if writable:
+                    data = data[os.write(self.to_worker, data[: 1 << 16]):]
+        except OSError:
+            self.stop()
+            raise WorkerDied("the worker process had exited before it could run your code") from None
+        except WorkerDied:
+            self.stop()
+            raise
 
     def _receive(self, deadline):
         try:
@@ -221,7 +241,10 @@ class Worker:
                 raise WorkerDied(TIMED_OUT, reason="it ran past the time limit")
             ready, _, _ = select.select([fd], [], [], min(left, 0.25))
             if not ready:
-                rss = session_rss_mb(self.process.pid)
+                rss, count = session_memory(self.process.pid)
+                if count > MAX_PROCESSES:
+                    raise WorkerDied(f"it started {count} processes (a fork storm?) and was stopped",
+                                     reason="too many processes")
                 if rss > self.limits["worker_rss_mb"]:
                     raise WorkerDied(f"it used more than {self.limits['worker_rss_mb']} MB of memory "
                                      f"({rss:.0f} MB) and was stopped", reason="out of memory")
@@ -257,20 +280,30 @@ def _processes():
             yield int(entry.name)
 
 
-def session_rss_mb(session_id):
-    """Proportional resident memory (PSS) of the session's processes: shared pages counted once."""
-    total_kb = 0
+MAX_PROCESSES = 32   # the homework needs one; torch's threads are not processes
+
+
+def session_memory(session_id):
+    """(MB of proportional resident memory (PSS: shared pages counted once), number of processes)
+    of the session. Memory is not summed past MAX_PROCESSES: that many is a failure already."""
+    pids = []
     for pid in _processes():
         try:
             with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[3]) != session_id:          # field 6 of stat: the session id
-                continue
+                if int(f.read().rsplit(")", 1)[1].split()[3]) == session_id:   # field 6: the session
+                    pids.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    if len(pids) > MAX_PROCESSES:
+        return 0.0, len(pids)
+    total_kb = 0
+    for pid in pids:
+        try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 total_kb += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
         except (OSError, ValueError, IndexError, StopIteration):
             continue
-    return total_kb / 1024
+    return total_kb / 1024, len(pids)
 
 
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
@@ -292,17 +325,30 @@ def remove_user_files(uid):
                 continue
 
 
+def user_processes(uid):
+    pids = []
+    for pid in _processes():
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
 def kill_user_processes(uid, rounds=50):
-    """SIGKILL every process of `uid` until none is left (a fork storm keeps making new ones)."""
+    """SIGKILL every process of `uid` until none is left. A fork storm refills the process table as
+    fast as it is emptied one pid at a time, so a child of ours becomes `uid` and sends kill(-1):
+    one call that reaches every process of that user at once."""
     for _ in range(rounds):
-        found = False
-        for pid in _processes():
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    os.kill(pid, signal.SIGKILL)
-                    found = True
-            except (OSError, ProcessLookupError):
-                continue
-        if not found:
+        if not user_processes(uid):
             return
+        child = os.fork()
+        if child == 0:   # pragma: no cover (the child only kills and exits)
+            try:
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
         time.sleep(0.02)
