@@ -36,6 +36,7 @@ exactly what to return), then upload those five files (or a zip of them) to Grad
 | `diffusion.py` | `alpha_bars`, `q_xt_given_x0`, `q_posterior` |
 | `ewc.py` | `fisher_diagonal`, `ewc_penalty` |
 
+- Set up: `pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt`.
 - `pytest` runs the grader's public checks in a few seconds (the grader also uses hidden inputs,
   statistics and short training runs).
 - `python experiment.py --model vae [--seeds 3]` and `python experiment.py --model gan` train and
@@ -101,6 +102,8 @@ def generate(destination):
     shutil.copytree(SELFCHECK, destination / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
     for name, text in STUDENT_FILES.items():
         (destination / name).write_text(text)
+    for name in ("requirements.txt", "requirements-nodeps.txt"):   # the same pins as the grader's
+        shutil.copyfile(REPO / name, destination / name)
 
 
 def tree(root):
