@@ -72,7 +72,7 @@ def seed_for(test):
     return int.from_bytes(hashlib.sha256(test["number"].encode()).digest()[:4], "little")
 
 
-def run_test(test, worker, found, limits):
+def run_test(test, worker, found):
     """(fraction, message) of one test."""
     file = test["file"]
     if file not in found:
@@ -138,7 +138,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=0):
             graded = []
             with sandbox.Worker(base, limits, slot) as worker:
                 for test in tests:
-                    fraction, message = run_test(test, worker, found, limits)
+                    fraction, message = run_test(test, worker, found)
                     cap = limits["output_cap_kb"] * 1024
                     graded.append(results.test_result(test, fraction, message[:cap]))
         finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from autograder.selfcheck import channel
 from autograder.selfcheck.expect import StudentError
+from autograder.selfcheck.homework import GRADED_FILES
 
 WORKER_USERS = ["gradeworker"] + [f"gradeworker{i}" for i in range(1, 8)]   # one per parallel grading slot
 SELFCHECK = Path(__file__).resolve().parent / "selfcheck"
@@ -155,7 +156,7 @@ class Worker:
             try:
                 event = self._receive(deadline)
             except WorkerDied as died:
-                graded = importing if importing in _graded_files() else None
+                graded = importing if importing in GRADED_FILES else None
                 why = (f"{graded} did not finish importing: {died.reason}" if graded else
                        f"the worker failed to start ({died.reason}); please tell the course staff")
                 self.stop()
@@ -258,11 +259,6 @@ class Worker:
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
-
-
-def _graded_files():
-    from autograder.selfcheck.homework import GRADED_FILES
-    return GRADED_FILES
 
 
 def _exit_reason(code):

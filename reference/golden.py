@@ -112,7 +112,7 @@ def check():
                 for key in old.files:
                     a, b = old[key], new[key]
                     same = a.shape == b.shape and (np.array_equal(a, b) if a.dtype.kind not in "fc"
-                                                   else np.allclose(a, b, rtol=1e-4, atol=1e-6, equal_nan=True))
+                                                   else np.allclose(a, b, rtol=1e-5, atol=1e-7, equal_nan=True))
                     if not same:
                         problems.append(f"{name}: {key} differs from what the reference computes now")
     for p in problems:

@@ -34,7 +34,7 @@ def array(x, what):
         return plain.clone().numpy()
 
 
-def grad_array(g, like):
+def grad_array(g):
     return None if g is None else array(g, "gradient").astype(np.float64)
 
 
@@ -69,7 +69,7 @@ def sample_gaussian(hw, m, v, seed=0, gradient=True):
            "m_after": array(mt, "m"), "v_after": array(vt, "v"), "grad_m": None, "grad_v": None}
     if gradient and z1.requires_grad:
         gm, gv = torch.autograd.grad(z1.sum(), (mt, vt), allow_unused=True)
-        out["grad_m"], out["grad_v"] = grad_array(gm, mt), grad_array(gv, vt)
+        out["grad_m"], out["grad_v"] = grad_array(gm), grad_array(gv)
     return out
 
 
@@ -121,7 +121,7 @@ def vae_bound(hw, state, z_dim, x, eps):
         out[f"{label}_grad"] = None
         if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
             grads = torch.autograd.grad(value.sum(), list(named.values()), allow_unused=True, retain_graph=True)
-            out[f"{label}_grad"] = {n: grad_array(g, p) for (n, p), g in zip(named.items(), grads)}
+            out[f"{label}_grad"] = {n: grad_array(g) for n, g in zip(named, grads)}
     return out
 
 
@@ -169,7 +169,7 @@ def gan_losses(hw, real, fake):
             grads = (None, None)
             if value.requires_grad and value.numel() == 1:
                 grads = torch.autograd.grad(value.sum(), (r, f), allow_unused=True)
-            out[name + "_grad_real"], out[name + "_grad_fake"] = (grad_array(g, None) for g in grads)
+            out[name + "_grad_real"], out[name + "_grad_fake"] = (grad_array(g) for g in grads)
             out[name + "_error"] = None
         except Exception as error:  # one broken loss must not hide the others
             out[name] = None
@@ -317,7 +317,7 @@ def ewc_penalty(hw, state, fisher, star, lam):
         params = dict(model.named_parameters())
         leaves = list(params.values()) + list(f.values()) + list(s.values())
         grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
-        out["grad"] = {n: grad_array(g, None) for n, g in zip(params, grads)}
+        out["grad"] = {n: grad_array(g) for n, g in zip(params, grads)}
         out["leak"] = any(g is not None and bool(g.abs().sum() > 0) for g in grads[len(params):])
     return out
 
