@@ -119,9 +119,18 @@ def judge(test, run):
     return outcome.fraction, outcome.message + "\n" + NEXT_STEP["failed"]
 
 
-def grade(upload, results_path=None, *, config=None, quiet=False, slot=0):
+def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
     """Grade `upload` (a zip or folder); write results_path if given; return the results dict.
-    `slot` picks the worker's user (parallel gradings use different slots)."""
+    `slot`: a sandbox.Slot this process already holds (regrade's workers keep one); by default a free
+    slot is taken for this grading and released after it."""
+    if slot is None:
+        try:
+            held = sandbox.acquire_slot()
+        except (sandbox.SlotsBusy, OSError, RuntimeError) as error:
+            return _finish(results.harness_failure((config or load_config())["tests"], 0.0, str(error)),
+                           results_path, quiet)
+        with held:
+            return grade(upload, results_path, config=config, quiet=quiet, slot=held)
     started = time.monotonic()
     config = config or load_config()
     limits, tests = config["limits"], config["tests"]
@@ -134,9 +143,9 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=0):
                 found, notes = submission.collect(upload, scratch / "upload")
             except submission.SubmissionError as error:
                 found, notes = {}, [str(error)]
-            base = sandbox.prepare(scratch, HANDOUT, found, slot)
+            base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
             graded = []
-            with sandbox.Worker(base, limits, slot) as worker:
+            with sandbox.Worker(base, limits, slot.number) as worker:
                 for test in tests:
                     fraction, message = run_test(test, worker, found)
                     cap = limits["output_cap_kb"] * 1024
@@ -148,7 +157,11 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=0):
     except Exception:
         # The harness failed: a valid results file anyway; the traceback goes to the staff's log only.
         traceback.print_exc()
-        outcome = results.harness_failure(tests, time.monotonic() - started)
+        outcome = results.harness_failure(tests, time.monotonic() - started, traceback.format_exc(limit=3))
+    return _finish(outcome, results_path, quiet)
+
+
+def _finish(outcome, results_path, quiet):
     if results_path:
         results.write(outcome, results_path)
     if not quiet:

@@ -10,13 +10,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.grade import grade
+from autograder.sandbox import acquire_slot
 
 _slot = None
 
 
-def _init(slots):
+def _init():
     global _slot
-    _slot = slots.get()
+    _slot = acquire_slot()   # held for this pool process's life, released when it exits
 
 
 def _grade(job):
@@ -38,11 +39,8 @@ def regrade(folder, jobs=2, csv_path="scores.csv"):
     work = [(p.stem if p.suffix == ".zip" else p.name, p, out / (p.stem if p.suffix == ".zip" else p.name) / "results.json")
             for p in entries]
     context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
     rows = []
-    with context.Pool(jobs, initializer=_init, initargs=(slots,)) as pool:
+    with context.Pool(jobs, initializer=_init) as pool:
         for name, results in tqdm(pool.imap_unordered(_grade, work), total=len(work), desc="grading", unit="submission"):
             for t in results["tests"]:
                 rows.append([name, t["number"], t["name"], t["score"], t["max_score"], t["status"]])

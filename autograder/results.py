@@ -17,6 +17,7 @@ SCHEMA = {
         "output": {"type": "string"},
         "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
         "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "extra_data": {"type": "object"},
         "tests": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "number", "score", "max_score", "status", "output", "visibility"],
@@ -25,29 +26,43 @@ SCHEMA = {
                 "score": {"type": "number", "minimum": 0}, "max_score": {"type": "number", "minimum": 0},
                 "status": {"enum": ["passed", "failed"]}, "output": {"type": "string"},
                 "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+                "extra_data": {"type": "object"},
             },
         }},
     },
 }
-CONTACT_STAFF = ("The autograder itself failed while grading your submission; this is not your fault. "
+CONTACT_STAFF = ("The autograder itself failed while grading your submission; this is not a verdict on your code. "
                  "Please contact the course staff (include the time of your submission).")
 
 
-def test_result(test, fraction, message):
+def test_result(test, fraction, message, grader_failure=False):
     score = round(test["points"] * fraction, 4)
-    return {"name": test["name"], "number": str(test["number"]), "score": score,
-            "max_score": float(test["points"]), "status": "passed" if fraction >= 1 else "failed",
-            "output": message, "visibility": test.get("visibility", "visible")}
+    result = {"name": test["name"], "number": str(test["number"]), "score": score,
+              "max_score": float(test["points"]), "status": "passed" if fraction >= 1 else "failed",
+              "output": message, "visibility": test.get("visibility", "visible")}
+    if grader_failure:
+        result["extra_data"] = {"grader_failure": True}
+    return result
+
+
+def grader_failures(results):
+    """Numbers of the tests the grader (not the submission) failed; regrade lists them for a re-run."""
+    return [t["number"] for t in results["tests"] if t.get("extra_data", {}).get("grader_failure")]
 
 
 def build(tests, output, execution_time):
+    failed = [t["number"] for t in tests if t.get("extra_data", {}).get("grader_failure")]
     return {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(execution_time, 2),
-            "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+            "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"grader_failure": bool(failed), "grader_failed_tests": failed}}
 
 
-def harness_failure(config_tests, execution_time):
-    """A valid results file when grading could not complete: every test at 0, the reason for staff."""
-    tests = [test_result(t, 0.0, CONTACT_STAFF) for t in config_tests]
+def harness_failure(config_tests, execution_time, detail=""):
+    """A valid results file when grading could not complete: every test at 0, flagged as the grader's
+    failure; `detail` (for staff) goes to the log, not to students."""
+    if detail:
+        print(f"grader failure: {detail}", flush=True)
+    tests = [test_result(t, 0.0, CONTACT_STAFF, grader_failure=True) for t in config_tests]
     return build(tests, CONTACT_STAFF, execution_time)
 
 

@@ -6,6 +6,7 @@ holds only public code. The judge talks to it over two pipes with the data-only 
 a deadline on every reply, watches the memory of the worker's processes, and kills them all (the
 session, and every process of the worker's user) when a call fails or grading ends.
 """
+import fcntl
 import json
 import os
 import pwd
@@ -47,6 +48,69 @@ def worker_account(slot=0):
     except KeyError:
         return None
     return entry.pw_uid, entry.pw_gid
+
+
+# One lock file per worker user, shared by every grading on this machine (whatever checkout it runs
+# from): a grading holds its slot's lock for its whole life, so killing "every process of the slot's
+# user" can never hit another grading's worker.
+SLOT_LOCKS = Path("/run/lock/autograder-slots") if Path("/run/lock").is_dir() else Path("/var/lock/autograder-slots")
+
+
+class SlotsBusy(Exception):
+    """Every worker slot is held by another grading and none freed up in time."""
+
+
+class Slot:
+    """A worker slot held exclusively by this process (as root), or slot 0 without a lock when the
+    worker runs as the judge's own user (no user to kill, nothing to share)."""
+
+    def __init__(self, number, lock_fd=None):
+        self.number, self._fd = number, lock_fd
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)   # closing the file drops the flock
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _lock_folder():
+    """The root-owned lock folder; a folder anyone else could have planted is refused."""
+    SLOT_LOCKS.mkdir(mode=0o755, parents=True, exist_ok=True)
+    info = os.lstat(SLOT_LOCKS)
+    if info.st_uid != 0 or info.st_mode & 0o022 or not os.path.isdir(SLOT_LOCKS) or os.path.islink(SLOT_LOCKS):
+        raise RuntimeError(f"{SLOT_LOCKS} is not a root-owned folder writable only by root; remove it")
+    return SLOT_LOCKS
+
+
+def acquire_slot(wait_s=3600.0, say=print):
+    """A free worker slot: the first whose lock is free; waits (saying so once) while all are busy."""
+    if os.geteuid() != 0 or worker_account(0) is None:
+        return Slot(0)
+    folder = _lock_folder()
+    deadline, said = time.monotonic() + wait_s, False
+    while True:
+        for number, name in enumerate(WORKER_USERS):
+            if worker_account(number) is None:
+                continue
+            fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return Slot(number, fd)
+        if time.monotonic() > deadline:
+            raise SlotsBusy(f"all {len(WORKER_USERS)} worker slots are busy with other gradings")
+        if not said:
+            say(f"grade: all {len(WORKER_USERS)} worker slots are busy with other gradings on this machine; waiting")
+            said = True
+        time.sleep(0.5)
 
 
 def install_user():

@@ -152,7 +152,8 @@ def test_the_package_unpacked_like_gradescope_grades_the_reference(tmp_path):
         setup = subprocess.run(["bash", str(source / "setup.sh")], cwd=source, env=env, capture_output=True, text=True, timeout=300)
         assert setup.returncode == 0, setup.stdout + setup.stderr
         submission_from(REFERENCE, root / "submission")
-        run = subprocess.run([str(source / "run_autograder")], cwd=source, env={**env, "AUTOGRADER_ROOT": str(root)},
+        shutil.copy2(source / "run_autograder", root / "run_autograder")   # Gradescope runs this copy, from root
+        run = subprocess.run([str(root / "run_autograder")], cwd=root, env={**env, "AUTOGRADER_ROOT": str(root)},
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         outcome = valid(json.loads((root / "results" / "results.json").read_text()))

@@ -546,7 +546,9 @@ def run_grader(root, config_path, scratch_parent, limit):
     """run_autograder as Gradescope runs it; the judge's scratch folder goes under scratch_parent (TMPDIR)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOGRADER_", "PYTEST_"))}
     env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_CONFIG=str(config_path), TMPDIR=str(scratch_parent))
-    process = subprocess.Popen([str(SOURCE / "run_autograder")], env=env, stdout=subprocess.PIPE,
+    (root / "source").symlink_to(SOURCE)                       # Gradescope's /autograder/source
+    shutil.copy2(SOURCE / "run_autograder", root / "run_autograder")   # ... and the copy it runs, from root
+    process = subprocess.Popen([str(root / "run_autograder")], cwd=root, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
     started = time.monotonic()
     try:
