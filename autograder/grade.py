@@ -150,6 +150,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
                     fraction, message = run_test(test, worker, found)
                     cap = limits["output_cap_kb"] * 1024
                     graded.append(results.test_result(test, fraction, message[:cap]))
+                    sandbox.release_memory()
         finally:
             remove_scratch(scratch)
         output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else "All five files found."

@@ -108,8 +108,8 @@ def vae_model(hw, z_dim, state=None):
 
 
 @probe
-def vae_bound(hw, state, z_dim, x, eps):
-    """nelbo, kl, rec of the student's bound with a controlled sample, and their gradients."""
+def vae_bound(hw, state, z_dim, x, eps, gradients=True):
+    """nelbo, kl, rec of the student's bound with a controlled sample, and (if asked) their gradients."""
     hw.require("models/vae.py")
     model = vae_model(hw, z_dim, state)
     with controlled_sampler(hw, eps) as calls:
@@ -119,7 +119,7 @@ def vae_bound(hw, state, z_dim, x, eps):
     for label, value in zip(("nelbo", "kl", "rec"), result):
         out[label] = array(value, label)
         out[f"{label}_grad"] = None
-        if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
+        if gradients and isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
             grads = torch.autograd.grad(value.sum(), list(named.values()), allow_unused=True, retain_graph=True)
             out[f"{label}_grad"] = {n: grad_array(g) for n, g in zip(named, grads)}
     return out

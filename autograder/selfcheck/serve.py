@@ -5,6 +5,7 @@
 Runs as the unprivileged user, in a scratch folder that holds this package, the clean handout and
 the submission laid over it. Everything it sends goes through the data-only channel.
 """
+import ctypes
 import io
 import json
 import os
@@ -71,6 +72,17 @@ def main():
         except channel.ChannelError as error:
             channel.send(fd_out, {"error": f"your code returned something that is not plain data ({error})",
                                   "kind": "ChannelError", "id": request.get("id")})
+        del request, reply
+        release_memory()
+
+
+def release_memory():
+    """Hand freed heap pages back to the system between requests: Gradescope's memory limit counts
+    what the process holds, not what it uses."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc
+        pass
 
 
 if __name__ == "__main__":
