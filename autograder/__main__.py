@@ -2,9 +2,10 @@
 
   grade PATH [--results FILE]          grade one submission (zip or folder); exit 0 when grading completed
   regrade FOLDER [--jobs N] [--csv F]  grade every submission in FOLDER in parallel
-  package [--out FILE]                 build the zip to upload to Gradescope
-  audit [--jobs N]                     grade the accuracy corpus and print which checks catch which mistakes
-  install-user                         create the unprivileged user that runs student code (root; setup.sh)
+  install-user                         create the unprivileged users that run student code (root; setup.sh)
+
+Course staff's other tools (handout, goldens, audit, package, simulate) are `python -m staff` in a
+checkout of the course repository; they are not in the Gradescope package.
 """
 import argparse
 import sys
@@ -22,11 +23,6 @@ def main(argv=None):
     p.add_argument("folder")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--csv", default="scores.csv")
-    p = verbs.add_parser("package", help="build the Gradescope zip")
-    p.add_argument("--out", default="dist/autograder.zip")
-    p = verbs.add_parser("audit", help="grade the accuracy corpus")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--only", help="only variants whose name contains this")
     verbs.add_parser("install-user", help="create the worker's user")
     args = parser.parse_args(argv)
 
@@ -37,13 +33,6 @@ def main(argv=None):
     if args.verb == "regrade":
         from autograder.regrade import regrade
         return regrade(args.folder, jobs=args.jobs, csv_path=args.csv)
-    if args.verb == "package":
-        from autograder.package import package
-        package(args.out)
-        return 0
-    if args.verb == "audit":
-        from autograder.audit import audit
-        return audit(jobs=args.jobs, only=args.only)
     if args.verb == "install-user":
         from autograder.sandbox import install_user
         install_user()

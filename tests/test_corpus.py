@@ -1,10 +1,10 @@
 """The accuracy gate over tests/corpus/accuracy: every correct variant gets full marks, every wrong
 one loses points in the tests of its own file and nowhere else, and for at least 80% of the wrong
-ones the feedback names the mistake. (`python -m autograder audit` prints the whole matrix.)"""
+ones the feedback names the mistake. (`python -m staff audit` prints the whole matrix.)"""
 import pytest
 
 from helpers import REFERENCE  # noqa: F401  (puts the repo on sys.path)
-from autograder import audit
+from staff import audit
 
 
 @pytest.fixture(scope="module")

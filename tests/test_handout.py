@@ -14,12 +14,12 @@ def solution_regions(text):
 
 
 def test_committed_handout_is_what_the_generator_writes():
-    result = subprocess.run([PYTHON, "-m", "reference.handout", "--check"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([PYTHON, "-m", "staff", "handout", "--check"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_check_reports_a_stale_handout(tmp_path, monkeypatch):
-    import reference.handout as handout
+    import staff.handout as handout
     stale = tmp_path / "student_template"
     handout.generate(stale)
     (stale / "utils.py").write_text("# edited by hand\n")

@@ -74,7 +74,7 @@ def golden(name):
         raise
     except Exception as error:
         raise GoldenError(f"golden file {path.name} is missing or corrupt ({type(error).__name__}: {error}); "
-                          "regenerate with: python -m reference.golden") from None
+                          "regenerate with: python -m staff goldens") from None
     return unflatten(flat)
 
 

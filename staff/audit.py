@@ -1,4 +1,4 @@
-"""Grade the accuracy corpus: python -m autograder audit [--jobs N] [--only NAME]
+"""Grade the accuracy corpus: python -m staff audit [--jobs N] [--only NAME]
 
 Every variant of tests/corpus/accuracy/*.yaml (the reference with one function changed: a realistic
 mistake, or another correct way to write it) is graded in-process by every test, in parallel. The
@@ -11,10 +11,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.grade import HANDOUT, SOURCE, judge, load_config
+from autograder.grade import HANDOUT, judge, load_config
+from staff import REPO
 
-CORPUS = SOURCE / "tests" / "corpus" / "accuracy"
-REFERENCE = SOURCE / "reference"
+CORPUS = REPO / "tests" / "corpus" / "accuracy"
+REFERENCE = REPO / "reference"
 HINT_RATE = 0.8
 
 

@@ -1,4 +1,4 @@
-"""Generate the student handout from the reference: python -m reference.handout [--check]
+"""Generate the student handout from the reference: python -m staff handout [--check]
 
 Every `### BEGIN SOLUTION` ... `### END SOLUTION` region becomes a stub that raises
 NotImplementedError naming the function to write; the docstrings and all provided code stay.
@@ -12,11 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from staff import REPO
+
 REFERENCE = REPO / "reference"
 TEMPLATE = REPO / "student_template"
 SELFCHECK = REPO / "autograder" / "selfcheck"
-STAFF_ONLY = {"handout.py", "golden.py"}          # tools, not homework
 SKIPPED_DIRS = {"__pycache__", "data", "runs", ".pytest_cache", ".hypothesis"}
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)(?:def|class) (\w+)")
@@ -91,7 +91,7 @@ def generate(destination):
     destination.mkdir(parents=True)
     for source in sorted(REFERENCE.rglob("*")):
         relative = source.relative_to(REFERENCE)
-        if set(relative.parts) & SKIPPED_DIRS or relative.name in STAFF_ONLY or source.is_dir():
+        if set(relative.parts) & SKIPPED_DIRS or source.is_dir():
             continue
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ def main(argv=None):
         if args.check:
             if changed:
                 print("student_template/ is out of date with reference/ in: " + ", ".join(changed))
-                print("regenerate it: python -m reference.handout")
+                print("regenerate it: python -m staff handout")
                 return 1
             print("student_template/ is up to date")
             return 0
