@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder import results, sandbox, submission
+from autograder import cgroup, results, sandbox, submission
 from autograder.checks.inputs import GoldenError
 from autograder.selfcheck.expect import CheckFailed, StudentError
 
@@ -30,7 +30,6 @@ NEXT_STEP = {
 }
 
 
-UNREADABLE = "The grader could not interpret what your code returned"
 NUMBER_RUN = re.compile(r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?[\s,;\[\]()]+){4,}", re.I)
 
 
@@ -53,8 +52,8 @@ def check_function(dotted):
 
 
 def protect_sources():
-    """As root: the worker's user must not read the checks, goldens, reference or tests. Everything
-    at the top of the source folder but the Python environment becomes owner-only."""
+    """Without Landlock, as root: the worker's user must not read the checks, goldens, reference or
+    tests, so everything at the top of the source folder but the Python environment becomes owner-only."""
     if sandbox.worker_account() is None:
         return
     for entry in SOURCE.iterdir():
@@ -72,51 +71,126 @@ def seed_for(test):
     return int.from_bytes(hashlib.sha256(test["number"].encode()).digest()[:4], "little")
 
 
-def run_test(test, worker, found):
-    """(fraction, message) of one test."""
+class GraderFault(Exception):
+    """Something the submission cannot be charged with went wrong during a test: the worker was killed
+    from outside (the machine's memory limit), crashed or failed to start, hypothesis reported its
+    own run as flaky, or the judge's code raised. The test is run again once, then reported as the
+    grader's failure, flagged for staff."""
+
+
+GRADER_FAILED = ("This test could not be graded because the grader or the machine failed ({why}); this is not "
+                 "a verdict on your code. The course staff can see it and will re-run it.")
+BUDGET_SPENT = ("This test was not run: the grading's time budget of {budget:.0f} s was used up by earlier tests "
+                "that ran to their time limits (see their messages). Make those functions finish, and upload again.")
+
+
+def run_test(test, worker, found, budget):
+    """(fraction, message, grader_failed) of one test: a grader fault is retried once on a fresh worker."""
     file = test["file"]
     if file not in found:
-        return 0.0, f"{file} was not found in your submission, so this test could not run. " + NEXT_STEP["missing"]
+        return 0.0, f"{file} was not found in your submission, so this test could not run. " + NEXT_STEP["missing"], False
+    why = None
+    for attempt in (1, 2):
+        left = budget.left()
+        if left < MIN_TEST_S:
+            if budget.spent_by_student:
+                return 0.0, BUDGET_SPENT.format(budget=budget.total), False
+            why = why or "the grading's time budget ran out"
+            break
+        try:
+            fraction, message, timed_out = attempt_test(test, worker, min(test["timeout_s"], left))
+            budget.spent_by_student |= timed_out
+            return fraction, message, False
+        except GraderFault as fault:
+            why = str(fault)
+            print(f"grader: test {test['number']}, attempt {attempt}: {why}", flush=True)
+            worker.stop()   # the next attempt (and test) gets a fresh worker
+    print(f"grader: test {test['number']} reported as the grader's failure: {why}", flush=True)
+    return 0.0, GRADER_FAILED.format(why=why), True
+
+
+MIN_TEST_S = 5   # a test is not started with less of the time budget left than this
+
+
+def attempt_test(test, worker, limit_s):
+    """(fraction, message) charged to the submission, or GraderFault."""
+    file = test["file"]
     if worker.process is None:
         try:
             worker.start()
         except sandbox.WorkerDied as died:
-            return 0.0, f"Your code could not be loaded: {died}. " + NEXT_STEP["failed"]
+            if not died.student:
+                raise GraderFault(died.reason) from None
+            return 0.0, f"Your code could not be loaded: {died}. " + NEXT_STEP["failed"], died.timed_out
     if file in worker.import_errors:
         module = file[:-3].replace("/", ".")
-        return 0.0, worker.import_errors[file].rstrip() + "\n" + NEXT_STEP["import"].format(module=module)
-    deadline = time.monotonic() + test["timeout_s"]
+        return 0.0, worker.import_errors[file].rstrip() + "\n" + NEXT_STEP["import"].format(module=module), False
+    deadline = time.monotonic() + limit_s
+    faults, timeouts = [], []
 
     def run(probe, **inputs):
+        if faults:   # the worker died of something not the submission's: nothing after it counts
+            raise GraderFault(faults[0])
         left = deadline - time.monotonic()
-        if left <= 0:
-            raise sandbox.WorkerDied(sandbox.TIMED_OUT)
-        return worker.call(probe, inputs, seed_for(test), left)
+        try:
+            if left <= 0:
+                raise sandbox.WorkerDied(sandbox.TIMED_OUT, timed_out=True)
+            return worker.call(probe, inputs, seed_for(test), left)
+        except sandbox.WorkerDied as died:
+            if not died.student:
+                faults.append(died.reason)
+                raise GraderFault(died.reason) from None
+            timeouts.append(died.timed_out)
+            raise
 
-    fraction, message = judge(test, run)
-    if message.startswith(UNREADABLE) or worker.has_children():
-        worker.stop()   # what produced unreadable data, or processes it left, must not answer the next test
-    return fraction, message
+    oom_before = cgroup.oom_kills()
+    try:
+        fraction, message = judge(test, run)
+    finally:
+        if cgroup.oom_kills() != oom_before:
+            faults.append("the machine's memory limit was reached (the kernel's OOM killer struck)")
+    if faults:   # whatever the check concluded, it concluded it on a worker that was killed under it
+        raise GraderFault(faults[0])
+    if worker.has_children():
+        worker.stop()   # processes it left must not answer the next test
+    return fraction, message, any(timeouts)
 
 
 def judge(test, run):
-    """(fraction, message) of the test's check given a `run` (the worker's, or local_run's)."""
+    """(fraction, message) of the test's check given a `run` (the worker's, or local_run's); only what
+    the evidence pins on the submission is returned, anything else raises GraderFault."""
     try:
         outcome = check_function(test["check"])(run)
+    except GraderFault:
+        raise
     except sandbox.WorkerDied as died:
+        if not died.student:
+            raise GraderFault(died.reason) from None
         return 0.0, f"Your code was stopped: {died}. " + NEXT_STEP["failed"]
     except StudentError as error:
         return 0.0, f"Your code raised an error:\n{redact(str(error))}\n" + NEXT_STEP["failed"]
     except CheckFailed as failed:
         return 0.0, f"{failed}\n" + NEXT_STEP["failed"]
-    except GoldenError:
-        raise
-    except Exception as error:  # data the check could not interpret: forged or malformed replies
-        return 0.0, (f"{UNREADABLE} ({type(error).__name__}). "
-                     "Return exactly what the docstring asks for. " + NEXT_STEP["failed"])
+    except GoldenError as error:
+        raise GraderFault(f"a golden file is damaged: {error}") from None
+    except Exception as error:   # the judge's own code, or hypothesis reporting a flaky run
+        detail = traceback.format_exc(limit=-3)
+        print(f"grader: test {test['number']}: the check raised\n{detail}", flush=True)
+        raise GraderFault(f"the check raised {type(error).__name__}") from None
     if outcome is None:
         return 1.0, "Passed."
     return outcome.fraction, outcome.message + "\n" + NEXT_STEP["failed"]
+
+
+class Budget:
+    """The whole grading's time budget: tests that cannot start in time fail fast, results are always
+    written. `spent_by_student`: an earlier test ran to its time limit (the submission's doing)."""
+
+    def __init__(self, total):
+        self.total, self.deadline, self.spent_by_student = total, time.monotonic() + total, False
+
+    def left(self):
+        return self.deadline - time.monotonic()
 
 
 def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
@@ -135,7 +209,11 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
     config = config or load_config()
     limits, tests = config["limits"], config["tests"]
     try:
-        protect_sources()
+        confined = sandbox.landlock_abi() > 0
+        if not confined:
+            print("grade: WARNING: this kernel offers no Landlock; the worker is kept from the grader's files by "
+                  "file modes only, and can read other world-readable files of this machine", flush=True)
+            protect_sources()
         scratch = Path(tempfile.mkdtemp(prefix="grading-"))
         try:
             (scratch / "upload").mkdir(mode=0o700)   # other slots' workers must not read this upload
@@ -145,11 +223,12 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
                 found, notes = {}, [str(error)]
             base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
             graded = []
-            with sandbox.Worker(base, limits, slot.number) as worker:
+            budget = Budget(limits["budget_s"] - (time.monotonic() - started))
+            with sandbox.Worker(base, limits, slot.number, confined=confined) as worker:
                 for test in tests:
-                    fraction, message = run_test(test, worker, found)
+                    fraction, message, grader_failed = run_test(test, worker, found, budget)
                     cap = limits["output_cap_kb"] * 1024
-                    graded.append(results.test_result(test, fraction, message[:cap]))
+                    graded.append(results.test_result(test, fraction, message[:cap], grader_failed))
                     sandbox.release_memory()
         finally:
             remove_scratch(scratch)

@@ -26,14 +26,25 @@ from autograder.selfcheck.homework import GRADED_FILES
 
 WORKER_USERS = ["gradeworker"] + [f"gradeworker{i}" for i in range(1, 8)]   # one per parallel grading slot
 SELFCHECK = Path(__file__).resolve().parent / "selfcheck"
+WORKER = Path(__file__).resolve().parent / "worker"
+
+
+def landlock_abi():
+    """The kernel's Landlock ABI (0: none). With it, the worker is confined to its scratch folder and
+    the interpreter; without it, only file modes keep it from the grader's files."""
+    from autograder.worker.landlock import abi_version
+    return abi_version()
 
 
 class WorkerDied(StudentError):
-    """The worker exited, hung or ran out of memory: `message` for the student, `reason` in short."""
+    """The worker exited, hung, ran out of memory or was killed: `message` for the student, `reason` in
+    short. `student`: the evidence pins it on the submission (its time, memory or process limit, its
+    own exit, its forged replies); otherwise it is the grader's or the machine's fault."""
 
-    def __init__(self, message, reason=None):
+    def __init__(self, message, reason=None, *, student=True, timed_out=False):
         super().__init__(message)
         self.reason = reason or message
+        self.student, self.timed_out = student, timed_out
 
 
 TIMED_OUT = "it did not finish within the time limit and was stopped (an infinite loop, or very slow code?)"
@@ -128,6 +139,7 @@ def prepare(scratch, handout, submitted, slot=0):
     base = Path(scratch) / "worker"
     ignore = shutil.ignore_patterns("__pycache__", "selfcheck", "data", "runs", "*.pyc")
     shutil.copytree(SELFCHECK, base / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(WORKER, base / "worker", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(handout, base / "clean", ignore=ignore)
     shutil.copytree(handout, base / "submission", ignore=ignore)
     for graded, path in submitted.items():
@@ -151,13 +163,13 @@ def prepare(scratch, handout, submitted, slot=0):
 class Worker:
     """One worker process; `call` restarts it when needed. Use as a context manager."""
 
-    def __init__(self, base, limits, slot=0):
+    def __init__(self, base, limits, slot=0, confined=True):
         self.base, self.limits = Path(base), limits
+        self.confined = confined   # Landlock is required of the worker (the judge relies on it)
         self.account = worker_account(slot)
         self.avoid = {}            # graded file -> why it is not imported from the submission
         self.import_errors = {}
         self.process = None
-        self.starts = 0
         self.requests = 0
 
     def __enter__(self):
@@ -174,19 +186,18 @@ class Worker:
             importing = self._spawn()
             if importing is None:
                 return
-            if importing["file"] is None:
-                raise WorkerDied(importing["why"])
             self.avoid[importing["file"]] = importing["why"]
-        raise WorkerDied("the worker could not start")
+        raise WorkerDied("the worker could not start", student=False)
 
     def _spawn(self):
         self.stop()
-        self.starts += 1
         from_judge, to_worker = os.pipe()
         from_worker, to_judge = os.pipe()
         base = self.base
-        args = [sys.executable, "-I", str(base / "selfcheck" / "serve.py"), str(from_judge), str(to_judge),
-                str(base / "submission"), str(base / "clean"), json.dumps(self.avoid)]
+        config = {"root": str(base / "submission"), "clean_root": str(base / "clean"), "avoid": self.avoid,
+                  "landlock": "required" if self.confined else "optional"}
+        args = [sys.executable, "-I", str(base / "worker" / "serve.py"), str(from_judge), str(to_judge),
+                json.dumps(config)]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
                "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp")}
@@ -220,12 +231,15 @@ class Worker:
         while True:
             try:
                 event = self._receive(deadline)
-            except WorkerDied as died:
-                graded = importing if importing in GRADED_FILES else None
-                why = (f"{graded} did not finish importing: {died.reason}" if graded else
-                       f"the worker failed to start ({died.reason}); please tell the course staff")
+            except WorkerDied as death:
                 self.stop()
-                return {"file": graded, "why": why}
+                graded = importing if importing in GRADED_FILES and death.student else None
+                if graded is None:
+                    raise WorkerDied(f"the worker failed to start ({death.reason})", student=False) from None
+                return {"file": graded, "why": f"{graded} did not finish importing: {death.reason}"}
+            if event.get("event") == "failed":   # it could not confine itself: no student code ran
+                self.stop()
+                raise WorkerDied(f"the worker failed to start ({event.get('why')})", student=False)
             if event.get("event") == "importing":
                 importing = event.get("file")
             elif event.get("event") == "ready":
@@ -264,6 +278,9 @@ class Worker:
         self.requests += 1
         self._send({"probe": probe, "inputs": inputs, "seed": seed, "id": self.requests}, deadline)
         reply = self._receive(deadline)
+        if isinstance(reply, dict) and reply.get("id") == self.requests and "fault" in reply:
+            raise WorkerDied(f"the grader sent a request its worker cannot run ({reply['fault']})",
+                             reason=f"the grader's request did not fit its worker: {reply['fault']}", student=False)
         if not isinstance(reply, dict) or reply.get("id") != self.requests or not ("result" in reply or "error" in reply):
             self.stop()   # a forged or stale reply: the next request gets a fresh worker
             raise WorkerDied("the worker's reply did not answer the request (did your code write to the grader's pipes?)")
@@ -278,13 +295,14 @@ class Worker:
             while data:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise WorkerDied(TIMED_OUT, reason="it stopped reading requests")
+                    raise WorkerDied(TIMED_OUT, reason="it stopped reading requests", timed_out=True)
                 _, writable, _ = select.select([], [self.to_worker], [], min(left, 0.25))
                 if writable:
                     data = data[os.write(self.to_worker, data[: 1 << 16]):]
         except OSError:
             self.stop()
-            raise WorkerDied("the worker process had exited before it could run your code") from None
+            raise WorkerDied("the worker process had exited before it could run your code",
+                             reason="the worker had exited before the request", student=False) from None
         except WorkerDied:
             self.stop()
             raise
@@ -304,7 +322,7 @@ class Worker:
         while remaining:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise WorkerDied(TIMED_OUT, reason="it ran past the time limit")
+                raise WorkerDied(TIMED_OUT, reason="it ran past the time limit", timed_out=True)
             ready, _, _ = select.select([fd], [], [], min(left, 0.25))
             if not ready:
                 rss, count = session_memory(self.process.pid)
@@ -315,12 +333,12 @@ class Worker:
                     raise WorkerDied(f"it used more than {self.limits['worker_rss_mb']} MB of memory "
                                      f"({rss:.0f} MB) and was stopped", reason="out of memory")
                 if self.process.poll() is not None:
-                    raise WorkerDied(_exit_reason(self.process.returncode))
+                    raise died(self.process.returncode)
                 continue
             chunk = os.read(fd, min(remaining, 1 << 20))
             if not chunk:
                 self.process.wait()
-                raise WorkerDied(_exit_reason(self.process.returncode))
+                raise died(self.process.returncode)
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
@@ -335,13 +353,19 @@ def release_memory():
         pass
 
 
-def _exit_reason(code):
+def died(code):
+    """The WorkerDied for a worker that ended by itself with this status. Its own exit and a file over
+    RLIMIT_FSIZE are the submission's doing; a kill or crash it did not ask for (the kernel's OOM
+    killer under the machine's memory limit, a segfault in a library) is not pinned on it."""
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-        detail = {"SIGKILL": " (killed: out of memory, or a process limit)", "SIGSEGV": " (a crash)",
-                  "SIGXFSZ": " (it wrote too large a file)"}.get(name, "")
-        return f"the process running your code was terminated by {name}{detail}"
-    return f"the process running your code exited (status {code}): do not call sys.exit/os._exit in the graded files"
+        if name == "SIGXFSZ":
+            return WorkerDied("the process running your code wrote too large a file (over 64 MB) and was stopped")
+        return WorkerDied(f"the process running your code was terminated by {name}",
+                          reason=f"the worker was terminated by {name} while under its memory and process limits",
+                          student=False)
+    return WorkerDied(f"the process running your code exited (status {code}): do not call sys.exit/os._exit "
+                      "in the graded files")
 
 
 def _processes():

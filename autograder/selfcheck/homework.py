@@ -103,3 +103,15 @@ def _short_traceback(error, limit=6):
     # Keep the student's frames and the error line, not importlib's internals.
     kept = [line for line in lines if "importlib" not in line]
     return "".join(kept[-limit:])
+
+
+def describe(error, root=""):
+    """The error and the student's frames (paths relative to the homework), not the probes'."""
+    if isinstance(error, NotImplementedError):
+        return f"NotImplementedError: {error}"
+    frames = traceback.extract_tb(error.__traceback__)
+    prefix = str(root).rstrip("/") + "/"
+    mine = [f for f in frames if root and f.filename.startswith(prefix)]
+    where = "".join(f"  {f.filename[len(prefix):]}, line {f.lineno}, in {f.name}: {(f.line or '').strip()}\n"
+                    for f in mine[-3:])
+    return f"{type(error).__name__}: {error}" + (f"\n{where.rstrip()}" if where else "")

@@ -1,0 +1,133 @@
+"""The grader's and the machine's faults are never charged to a student: a worker killed from outside,
+a check that raises, a cgroup too small for torch; a time budget for the whole grading; exclusive
+worker slots across gradings. Through the real sandboxed worker (as root where the suite runs)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import PYTHON, REFERENCE, REPO, submission_from
+
+from autograder import cgroup, grade as grading, results, sandbox
+from autograder.grade import grade, load_config
+
+NOT_A_VERDICT = "this is not a verdict on your code"
+YOUR_CODE = ("Your code", "your submission")   # how messages charge the student
+
+
+def kill_worker_on_call(monkeypatch, probe, calls):
+    """SIGKILL the real worker (as the kernel's OOM killer would) just before its calls number `calls`
+    (1-based) of `probe`."""
+    original, seen = sandbox.Worker.call, [0]
+
+    def call(self, name, inputs, seed, timeout):
+        if name == probe:
+            seen[0] += 1
+            if seen[0] in calls and self.process is not None:
+                os.kill(self.process.pid, signal.SIGKILL)
+        return original(self, name, inputs, seed, timeout)
+
+    monkeypatch.setattr(sandbox.Worker, "call", call)
+
+
+def test_a_worker_killed_once_mid_hypothesis_is_retried_and_the_student_loses_nothing(tmp_path, monkeypatch, capsys):
+    kill_worker_on_call(monkeypatch, "vae_bound", calls={3})   # test 2.1 makes call 1; call 3 is 2.2's second example
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    assert outcome["score"] == 100, [t["output"] for t in outcome["tests"] if t["status"] != "passed"]
+    assert results.grader_failures(outcome) == [] and not outcome["extra_data"]["grader_failure"]
+    assert "attempt 1: the worker was terminated by SIGKILL" in capsys.readouterr().out
+
+
+def test_a_worker_killed_on_every_attempt_is_the_grader_s_failure_never_the_student_s(tmp_path, monkeypatch):
+    kill_worker_on_call(monkeypatch, "gan_losses", calls=range(1, 1000))
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    hit = {t["number"] for t in outcome["tests"] if t["status"] != "passed"}
+    assert hit and hit <= {"3.1", "3.2"}
+    for t in outcome["tests"]:
+        if t["number"] in hit:
+            assert NOT_A_VERDICT in t["output"] and not any(w in t["output"] for w in YOUR_CODE), t["output"]
+            assert t["extra_data"] == {"grader_failure": True}
+    assert results.grader_failures(outcome) == sorted(hit) and outcome["extra_data"]["grader_failure"]
+
+
+def test_an_exception_in_the_judge_s_own_check_is_the_grader_s_failure(tmp_path, monkeypatch):
+    def broken(run):
+        run("diffusion", betas=np.linspace(1e-4, 0.02, 10).astype("float32"), x0=np.ones(3, "float32"),
+            xt=np.ones(3, "float32"), t=2)
+        return {}["missing key"]   # a bug of ours
+    real = grading.check_function
+    monkeypatch.setattr(grading, "check_function", lambda dotted: broken if dotted.endswith("diffusion.alpha_bars") else real(dotted))
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    by_number = {t["number"]: t for t in outcome["tests"]}
+    assert NOT_A_VERDICT in by_number["4.1"]["output"] and "KeyError" in by_number["4.1"]["output"]
+    assert results.grader_failures(outcome) == ["4.1"] and outcome["score"] == 100 - 4
+
+
+def test_a_request_the_worker_cannot_run_is_the_grader_s_failure(tmp_path, monkeypatch):
+    real = grading.check_function
+    unknown = lambda run: run("alpha_bars_v2", betas=np.ones(3, "float32"))
+    monkeypatch.setattr(grading, "check_function", lambda dotted: unknown if dotted.endswith("diffusion.alpha_bars") else real(dotted))
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    by_number = {t["number"]: t for t in outcome["tests"]}
+    assert NOT_A_VERDICT in by_number["4.1"]["output"] and "alpha_bars_v2" in by_number["4.1"]["output"]
+    assert results.grader_failures(outcome) == ["4.1"]
+
+
+def test_a_student_s_own_failure_is_still_charged_with_its_evidence(tmp_path):
+    sub = submission_from(REFERENCE, tmp_path / "sub")
+    text = (sub / "diffusion.py").read_text().replace("def alpha_bars(betas):", "def alpha_bars(betas):\n    import os; os._exit(3)", 1)
+    (sub / "diffusion.py").write_text(text)
+    outcome = grade(sub, None, quiet=True)
+    t = {t["number"]: t for t in outcome["tests"]}["4.1"]
+    assert t["score"] == 0 and "exited (status 3)" in t["output"] and "extra_data" not in t
+    assert results.grader_failures(outcome) == []
+
+
+def test_the_time_budget_ends_a_grading_that_loops_everywhere_with_valid_results(tmp_path):
+    sub = submission_from(REFERENCE, tmp_path / "sub")
+    for f in ("utils.py", "diffusion.py"):
+        (sub / f).write_text((sub / f).read_text().replace("### BEGIN SOLUTION", "while True: pass\n    ### BEGIN SOLUTION"))
+    config = load_config()
+    config["limits"]["budget_s"] = 40
+    for t in config["tests"]:
+        t["timeout_s"] = 8
+    outcome = grade(sub, tmp_path / "results.json", config=config, quiet=True)
+    assert outcome["execution_time"] < 40 + 15
+    assert json.loads((tmp_path / "results.json").read_text()) == outcome
+    messages = [t["output"] for t in outcome["tests"]]
+    assert any("did not finish within the time limit" in m for m in messages)
+    assert any("time budget of 40 s was used up by earlier tests" in m for m in messages)
+    assert results.grader_failures(outcome) == []   # the loops are the submission's: no grader failure
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a child memory cgroup needs root")
+def test_the_reference_under_a_memory_limit_too_small_for_torch_gets_only_grader_failures(tmp_path):
+    limit = cgroup.Limited(200)
+    try:
+        script = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from autograder.grade import grade; "
+                  f"grade({str(submission_from(REFERENCE, tmp_path / 'sub'))!r}, {str(tmp_path / 'r.json')!r}, quiet=True)")
+        done = subprocess.run(["sh", "-c", f'echo $$ > "{limit.path}/cgroup.procs" && exec "$0" -c "$1"', str(PYTHON), script],
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        limit.remove()
+    outcome = json.loads((tmp_path / "r.json").read_text())
+    assert outcome["score"] == 0, done.stdout[-2000:]
+    for t in outcome["tests"]:
+        assert NOT_A_VERDICT in t["output"] and not any(w in t["output"] for w in YOUR_CODE), t["output"]
+    assert len(results.grader_failures(outcome)) == 20
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="worker slots are per worker user (root)")
+def test_worker_slots_are_exclusive_across_processes():
+    held = sandbox.acquire_slot()
+    try:
+        other = subprocess.run([PYTHON, "-c", "from autograder import sandbox; s = sandbox.acquire_slot(); print(s.number)"],
+                               cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert other.returncode == 0, other.stderr
+        assert int(other.stdout) != held.number
+    finally:
+        held.release()
