@@ -19,6 +19,7 @@ def main(argv=None):
     p.add_argument("path")
     p.add_argument("--results", help="where to write results.json")
     p.add_argument("--config", help="another config.yaml (e.g. shorter time limits for the project's tests)")
+    p.add_argument("--profile", help="write the wall and CPU seconds of each phase to this JSON file")
     p = verbs.add_parser("regrade", help="grade a folder of submissions")
     p.add_argument("folder")
     p.add_argument("--jobs", type=int, default=2)
@@ -28,7 +29,11 @@ def main(argv=None):
 
     if args.verb == "grade":
         from autograder.grade import grade, load_config
-        grade(args.path, args.results, config=load_config(args.config) if args.config else None)
+        from autograder.profile import Profile
+        profile = Profile()
+        grade(args.path, args.results, config=load_config(args.config) if args.config else None, profile=profile)
+        if args.profile:
+            profile.write(args.profile)
         return 0
     if args.verb == "regrade":
         from autograder.regrade import regrade

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from autograder import cgroup, results, sandbox, submission
+from autograder.profile import Profile
 from autograder.checks.inputs import GoldenError
 from autograder.selfcheck.expect import CheckFailed, StudentError
 
@@ -193,10 +194,10 @@ class Budget:
         return self.deadline - time.monotonic()
 
 
-def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
+def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None):
     """Grade `upload` (a zip or folder); write results_path if given; return the results dict.
     `slot`: a sandbox.Slot this process already holds (regrade's workers keep one); by default a free
-    slot is taken for this grading and released after it."""
+    slot is taken for this grading and released after it. `profile`: a Profile to time the phases in."""
     if slot is None:
         try:
             held = sandbox.acquire_slot()
@@ -204,7 +205,8 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
             return _finish(results.harness_failure((config or load_config())["tests"], 0.0, str(error)),
                            results_path, quiet)
         with held:
-            return grade(upload, results_path, config=config, quiet=quiet, slot=held)
+            return grade(upload, results_path, config=config, quiet=quiet, slot=held, profile=profile)
+    profile = profile or Profile()
     started = time.monotonic()
     config = config or load_config()
     limits, tests = config["limits"], config["tests"]
@@ -214,6 +216,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
             print("grade: WARNING: this kernel offers no Landlock; the worker is kept from the grader's files by "
                   "file modes only, and can read other world-readable files of this machine", flush=True)
             protect_sources()
+        profile.start()
         scratch = Path(tempfile.mkdtemp(prefix="grading-"))
         try:
             (scratch / "upload").mkdir(mode=0o700)   # other slots' workers must not read this upload
@@ -224,14 +227,26 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None):
             base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
             graded = []
             budget = Budget(limits["budget_s"] - (time.monotonic() - started))
+            profile.stop("read the upload, lay out the worker's folder")
             with sandbox.Worker(base, limits, slot.number, confined=confined) as worker:
+                if found:
+                    profile.start()
+                    try:
+                        worker.start()   # here rather than in the first test, so that its cost is its own
+                    except sandbox.WorkerDied:
+                        pass             # the first test starts it again and reports why it cannot
+                    profile.stop("worker start (torch, the homework)", worker.pid)
                 for test in tests:
+                    profile.start(worker.pid)
                     fraction, message, grader_failed = run_test(test, worker, found, budget)
                     cap = limits["output_cap_kb"] * 1024
                     graded.append(results.test_result(test, fraction, message[:cap], grader_failed))
                     sandbox.release_memory()
+                    profile.stop(f"test {test['number']}", worker.pid)
+                profile.start(worker.pid)
         finally:
             remove_scratch(scratch)
+        profile.stop("cleanup")
         output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else "All five files found."
         outcome = results.build(graded, output, time.monotonic() - started)
     except Exception:

@@ -246,6 +246,10 @@ class Worker:
                 self.import_errors = {**self.avoid, **event.get("import_errors", {})}
                 return None
 
+    @property
+    def pid(self):
+        return self.process.pid if self.process is not None else None
+
     def has_children(self):
         """Whether the worker's session holds more than the worker (forked or background processes)."""
         return self.process is not None and session_memory(self.process.pid)[1] > 1
