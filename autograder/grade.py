@@ -9,6 +9,7 @@ import importlib
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder import cgroup, results, sandbox, submission
+from autograder import cgroup, results, sandbox, submission, suite
 from autograder.profile import Profile
 from autograder.checks.inputs import GoldenError
 from autograder.selfcheck.expect import CheckFailed, StudentError
@@ -72,6 +73,12 @@ def seed_for(test):
     return int.from_bytes(hashlib.sha256(test["number"].encode()).digest()[:4], "little")
 
 
+def log(message):
+    """For staff (Gradescope keeps run_autograder's output for instructors): never in a test's output,
+    which gradescope-utils' runner builds from what the test prints."""
+    print(message, file=sys.__stdout__, flush=True)
+
+
 class GraderFault(Exception):
     """Something the submission cannot be charged with went wrong during a test: the worker was killed
     from outside (the machine's memory limit), crashed or failed to start, hypothesis reported its
@@ -85,7 +92,7 @@ BUDGET_SPENT = ("This test was not run: the grading's time budget of {budget:.0f
                 "that ran to their time limits (see their messages). Make those functions finish, and upload again.")
 
 
-def run_test(test, worker, found, budget):
+def run_test(test, worker, found, budget, measured=None):
     """(fraction, message, grader_failed) of one test: a grader fault is retried once on a fresh worker."""
     file = test["file"]
     if file not in found:
@@ -99,21 +106,21 @@ def run_test(test, worker, found, budget):
             why = why or "the grading's time budget ran out"
             break
         try:
-            fraction, message, timed_out = attempt_test(test, worker, min(test["timeout_s"], left))
+            fraction, message, timed_out = attempt_test(test, worker, min(test["timeout_s"], left), measured)
             budget.spent_by_student |= timed_out
             return fraction, message, False
         except GraderFault as fault:
             why = str(fault)
-            print(f"grader: test {test['number']}, attempt {attempt}: {why}", flush=True)
+            log(f"grader: test {test['number']}, attempt {attempt}: {why}")
             worker.stop()   # the next attempt (and test) gets a fresh worker
-    print(f"grader: test {test['number']} reported as the grader's failure: {why}", flush=True)
+    log(f"grader: test {test['number']} reported as the grader's failure: {why}")
     return 0.0, GRADER_FAILED.format(why=why), True
 
 
 MIN_TEST_S = 5   # a test is not started with less of the time budget left than this
 
 
-def attempt_test(test, worker, limit_s):
+def attempt_test(test, worker, limit_s, measured=None):
     """(fraction, message) charged to the submission, or GraderFault."""
     file = test["file"]
     if worker.process is None:
@@ -144,6 +151,7 @@ def attempt_test(test, worker, limit_s):
             timeouts.append(died.timed_out)
             raise
 
+    run.measured = {} if measured is None else measured   # leaderboard values the checks compute
     oom_before = cgroup.oom_kills()
     try:
         fraction, message = judge(test, run)
@@ -176,7 +184,7 @@ def judge(test, run):
         raise GraderFault(f"a golden file is damaged: {error}") from None
     except Exception as error:   # the judge's own code, or hypothesis reporting a flaky run
         detail = traceback.format_exc(limit=-3)
-        print(f"grader: test {test['number']}: the check raised\n{detail}", flush=True)
+        log(f"grader: test {test['number']}: the check raised\n{detail}")
         raise GraderFault(f"the check raised {type(error).__name__}") from None
     if outcome is None:
         return 1.0, "Passed."
@@ -225,9 +233,8 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             except submission.SubmissionError as error:
                 found, notes = {}, [str(error)]
             base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
-            graded = []
             budget = Budget(limits["budget_s"] - (time.monotonic() - started))
-            profile.stop("read the upload, lay out the worker's folder")
+            output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else "All five files found."
             with sandbox.Worker(base, limits, slot.number, confined=confined) as worker:
                 if found:
                     profile.start()
@@ -236,19 +243,25 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
                     except sandbox.WorkerDied:
                         pass             # the first test starts it again and reports why it cannot
                     profile.stop("worker start (torch, the homework)", worker.pid)
-                for test in tests:
+
+                def run_one(test, measured):
                     profile.start(worker.pid)
-                    fraction, message, grader_failed = run_test(test, worker, found, budget)
-                    cap = limits["output_cap_kb"] * 1024
-                    graded.append(results.test_result(test, fraction, message[:cap], grader_failed))
+                    fraction, message, grader_failed = run_test(test, worker, found, budget, measured)
                     sandbox.release_memory()
                     profile.stop(f"test {test['number']}", worker.pid)
+                    return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed
+
+                def post_process(data):
+                    board = data.get("leaderboard")
+                    data.update(results.build(data["tests"], output, time.monotonic() - started))
+                    if board:
+                        data["leaderboard"] = board
+
+                outcome = suite.run(tests, run_one, post_process)
                 profile.start(worker.pid)
         finally:
             remove_scratch(scratch)
         profile.stop("cleanup")
-        output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else "All five files found."
-        outcome = results.build(graded, output, time.monotonic() - started)
     except Exception:
         # The harness failed: a valid results file anyway; the traceback goes to the staff's log only.
         traceback.print_exc()

@@ -18,6 +18,7 @@ SCHEMA = {
         "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
         "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
         "extra_data": {"type": "object"},
+        "leaderboard": {"type": "array", "items": {"type": "object", "required": ["name", "value"]}},
         "tests": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "number", "score", "max_score", "status", "output", "visibility"],
@@ -51,6 +52,7 @@ def grader_failures(results):
 
 
 def build(tests, output, execution_time):
+    """The top level of results.json around `tests` (as test_result or gradescope-utils builds them)."""
     failed = [t["number"] for t in tests if t.get("extra_data", {}).get("grader_failure")]
     return {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(execution_time, 2),
             "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
