@@ -123,9 +123,10 @@ MIN_TEST_S = 5   # a test is not started with less of the time budget left than 
 def attempt_test(test, worker, limit_s, measured=None):
     """(fraction, message) charged to the submission, or GraderFault."""
     file = test["file"]
+    deadline = time.monotonic() + limit_s
     if worker.process is None:
         try:
-            worker.start()
+            worker.start(deadline)
         except sandbox.WorkerDied as died:
             if not died.student:
                 raise GraderFault(died.reason) from None
@@ -133,7 +134,6 @@ def attempt_test(test, worker, limit_s, measured=None):
     if file in worker.import_errors:
         module = file[:-3].replace("/", ".")
         return 0.0, worker.import_errors[file].rstrip() + "\n" + NEXT_STEP["import"].format(module=module), False
-    deadline = time.monotonic() + limit_s
     faults, timeouts = [], []
 
     def run(probe, **inputs):

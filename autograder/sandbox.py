@@ -180,16 +180,16 @@ class Worker:
 
     # -- life cycle ---------------------------------------------------------------------------------
 
-    def start(self):
+    def start(self, deadline=None):
         """Start a worker; a graded file that hangs or kills the process at import is avoided next time."""
         for _ in range(8):
-            importing = self._spawn()
+            importing = self._spawn(deadline)
             if importing is None:
                 return
             self.avoid[importing["file"]] = importing["why"]
         raise WorkerDied("the worker could not start", student=False)
 
-    def _spawn(self):
+    def _spawn(self, budget_deadline=None):
         self.stop()
         from_judge, to_worker = os.pipe()
         from_worker, to_judge = os.pipe()
@@ -227,12 +227,17 @@ class Worker:
         os.set_blocking(to_worker, False)
         self.to_worker, self.from_worker = to_worker, from_worker
         deadline = time.monotonic() + self.limits["startup_timeout_s"]
+        cut = budget_deadline is not None and budget_deadline < deadline   # the grading's budget ends first
+        deadline = min(deadline, budget_deadline) if cut else deadline
         importing = None
         while True:
             try:
                 event = self._receive(deadline)
             except WorkerDied as death:
                 self.stop()
+                if cut and death.timed_out:   # not the file's fault: the time left was shorter than a start
+                    raise WorkerDied("the grading's time budget ran out while the worker started", student=False,
+                                     reason="the grading's time budget ran out while the worker started") from None
                 graded = importing if importing in GRADED_FILES and death.student else None
                 if graded is None:
                     raise WorkerDied(f"the worker failed to start ({death.reason})", student=False) from None
