@@ -1,11 +1,10 @@
 """Grade one submission: python -m autograder grade PATH [--results FILE]
 
-The judge: it reads the upload, lays the five files over a clean handout in a scratch folder, starts
+The judge: it reads the upload, lays the graded files over a clean handout in a scratch folder, starts
 the sandboxed worker, runs every test of config.yaml (each check asks the worker for data and
 decides on it), and writes results.json in every case.
 """
 import hashlib
-import importlib
 import os
 import re
 import subprocess
@@ -15,10 +14,10 @@ import time
 import traceback
 from pathlib import Path
 
-import yaml
-
 from autograder import cgroup, results, sandbox, submission, suite
+from autograder.config import check_function, load_config
 from autograder.profile import Profile
+from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
 from autograder.selfcheck.expect import CheckFailed, StudentError
 
@@ -39,18 +38,6 @@ def redact(message, line_limit=300, total_limit=2000):
     """A student's error message without long runs of numbers (hidden inputs it may have printed)."""
     lines = [NUMBER_RUN.sub("[numbers hidden] ", line)[:line_limit] for line in message.splitlines()]
     return "\n".join(lines)[:total_limit]
-
-
-def load_config(path=PACKAGE / "config.yaml"):
-    config = yaml.safe_load(Path(path).read_text())
-    for t in config["tests"]:
-        t["number"] = str(t["number"])
-    return config
-
-
-def check_function(dotted):
-    module, name = dotted.rsplit(".", 1)
-    return getattr(importlib.import_module(f"autograder.{module}"), name)
 
 
 def protect_sources():
@@ -234,7 +221,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
                 found, notes = {}, [str(error)]
             base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
             budget = Budget(limits["budget_s"] - (time.monotonic() - started))
-            output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else "All five files found."
+            output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else f"All {len(GRADED_FILES)} graded files found."
             with sandbox.Worker(base, limits, slot.number, confined=confined) as worker:
                 if found:
                     profile.start()

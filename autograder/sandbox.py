@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder.selfcheck import channel
 from autograder.selfcheck.expect import StudentError
-from autograder.selfcheck.homework import GRADED_FILES
+from autograder.selfcheck.surface import GRADED_FILES
 
 WORKER_USERS = ["gradeworker"] + [f"gradeworker{i}" for i in range(1, 8)]   # one per parallel grading slot
 SELFCHECK = Path(__file__).resolve().parent / "selfcheck"
@@ -207,11 +207,11 @@ class Worker:
         def restrict():  # runs in the child before exec
             mb = 1 << 20
             resource.setrlimit(resource.RLIMIT_DATA, (limits["worker_memory_mb"] * mb,) * 2)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (64 * mb,) * 2)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits["worker_file_mb"] * mb,) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limits["worker_open_files"],) * 2)
             if account:
-                resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
+                resource.setrlimit(resource.RLIMIT_NPROC, (limits["worker_user_processes"],) * 2)
 
         log = open(os.open(base.parent / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         try:
@@ -334,8 +334,8 @@ class Worker:
                 raise WorkerDied(TIMED_OUT, reason="it ran past the time limit", timed_out=True)
             ready, _, _ = select.select([fd], [], [], min(left, 0.25))
             if not ready:
-                rss, count = session_memory(self.process.pid)
-                if count > MAX_PROCESSES:
+                rss, count = session_memory(self.process.pid, self.limits["worker_processes"])
+                if count > self.limits["worker_processes"]:
                     raise WorkerDied(f"it started {count} processes (a fork storm?) and was stopped",
                                      reason="too many processes")
                 if rss > self.limits["worker_rss_mb"]:
@@ -369,7 +369,7 @@ def died(code):
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         if name == "SIGXFSZ":
-            return WorkerDied("the process running your code wrote too large a file (over 64 MB) and was stopped")
+            return WorkerDied("the process running your code wrote too large a file and was stopped")
         return WorkerDied(f"the process running your code was terminated by {name}",
                           reason=f"the worker was terminated by {name} while under its memory and process limits",
                           student=False)
@@ -383,12 +383,9 @@ def _processes():
             yield int(entry.name)
 
 
-MAX_PROCESSES = 32   # the homework needs one; torch's threads are not processes
-
-
-def session_memory(session_id):
+def session_memory(session_id, max_processes=32):
     """(MB of proportional resident memory (PSS: shared pages counted once), number of processes)
-    of the session. Memory is not summed past MAX_PROCESSES: that many is a failure already."""
+    of the session. Memory is not summed past max_processes: that many is a failure already."""
     pids = []
     for pid in _processes():
         try:
@@ -397,7 +394,7 @@ def session_memory(session_id):
                     pids.append(pid)
         except (OSError, ValueError, IndexError):
             continue
-    if len(pids) > MAX_PROCESSES:
+    if len(pids) > max_processes:
         return 0.0, len(pids)
     total_kb = 0
     for pid in pids:

@@ -1,14 +1,14 @@
-"""Find the five graded files in an upload (a zip or a folder), safely.
+"""Find the graded files in an upload (a zip or a folder), safely.
 
 The upload may hold them at its root or inside one folder, beside junk (__MACOSX, notebooks,
-checkpoints, data). Only the five files are read; nothing else is extracted. Links, paths that
+checkpoints, data). Only the graded files are read; nothing else is extracted. Links, paths that
 escape the folder, oversized files and oversized archives are refused with a message.
 """
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from autograder.selfcheck.homework import GRADED_FILES
+from autograder.selfcheck.surface import GRADED_FILES
 
 MAX_FILE_BYTES = 1 << 20            # a graded .py file
 MAX_ARCHIVE_MEMBERS = 10_000
@@ -36,7 +36,7 @@ def collect(upload, destination):
         entries = _zip_entries(archive, notes)
         read = lambda name: _read_capped(archive.open(name), name)
     elif upload.exists():
-        raise SubmissionError(f"{upload.name} is neither a folder nor a valid zip archive: upload the five files, "
+        raise SubmissionError(f"{upload.name} is neither a folder nor a valid zip archive: upload the graded files, "
                               "or a zip of them.")
     else:
         raise SubmissionError(f"no submission found at {upload}")
@@ -54,7 +54,7 @@ def collect(upload, destination):
     missing = [f for f in GRADED_FILES if f not in found]
     if missing:
         notes.append("not found in your submission: " + ", ".join(missing)
-                     + " (upload the five files at the top of the zip, or in one folder, with their paths: "
+                     + " (upload the graded files at the top of the zip, or in one folder, with their paths: "
                      + ", ".join(GRADED_FILES) + ")")
     return found, notes
 
@@ -79,7 +79,7 @@ def _zip_entries(archive, notes):
     infos = archive.infolist()
     if len(infos) > MAX_ARCHIVE_MEMBERS or sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
         raise SubmissionError("the zip is too large to unpack (more than 1 GB or 10,000 files once "
-                              "uncompressed): upload only the five graded files.")
+                              "uncompressed): upload only the graded files.")
     entries = []
     for info in infos:
         name = info.filename

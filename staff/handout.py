@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder.selfcheck import surface
 from staff import REPO
 
 REFERENCE = REPO / "reference"
@@ -25,16 +26,10 @@ STUDENT_FILES = {  # written into the handout root beside the code
     "pytest.ini": "[pytest]\ntestpaths = selfcheck\naddopts = -p no:cacheprovider -q\n",
     "README.md": """# Homework: VAE, GAN, diffusion and continual learning
 
-Write the functions that raise `NotImplementedError` in these five files (their docstrings say
-exactly what to return), then upload those five files (or a zip of them) to Gradescope:
+Write the functions that raise `NotImplementedError` in these files (their docstrings say
+exactly what to return), then upload those files (or a zip of them) to Gradescope:
 
-| file | what you write |
-| --- | --- |
-| `utils.py` | `sample_gaussian` |
-| `models/vae.py` | `VAE.negative_elbo_bound` |
-| `models/gan.py` | `discriminator_loss`, `generator_loss_minimax`, `generator_loss_nonsaturating`, `GAN.loss_nonsaturating` |
-| `diffusion.py` | `alpha_bars`, `q_xt_given_x0`, `q_posterior` |
-| `ewc.py` | `fisher_diagonal`, `ewc_penalty` |
+{table}
 
 - Set up: `pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt`.
 - `pytest` runs the grader's public checks in a few seconds (the grader also uses hidden inputs,
@@ -101,9 +96,10 @@ def generate(destination):
             shutil.copyfile(source, target)
     shutil.copytree(SELFCHECK, destination / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
     for name, text in STUDENT_FILES.items():
-        (destination / name).write_text(text)
-    for name in ("requirements.txt", "requirements-nodeps.txt"):   # the same pins as the grader's
-        shutil.copyfile(REPO / name, destination / name)
+        (destination / name).write_text(text.replace("{table}", surface.table()))
+    # Students get lower bounds (their own torch is fine); the grader keeps its exact pins.
+    shutil.copyfile(REPO / "requirements-student.txt", destination / "requirements.txt")
+    shutil.copyfile(REPO / "requirements-nodeps.txt", destination / "requirements-nodeps.txt")
 
 
 def tree(root):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-GRADED_FILES = ("utils.py", "models/vae.py", "models/gan.py", "diffusion.py", "ewc.py")
+from autograder.selfcheck.surface import GRADED_FILES  # noqa: E402  (the one definition)
 
 YAML_TO_FILE = {
     "utils": "utils.py",

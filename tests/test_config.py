@@ -1,0 +1,40 @@
+"""config.yaml is validated when loaded: a mistake stops grading with a message that names it."""
+import copy
+
+import pytest
+import yaml
+
+from autograder.config import PATH, ConfigError, load_config, validate
+from autograder.selfcheck.surface import GRADED_FILES
+
+RAW = yaml.safe_load(PATH.read_text())
+
+
+def test_the_shipped_config_loads_typed():
+    config = load_config()
+    assert sum(t["points"] for t in config["tests"]) == 100
+    assert {t["file"] for t in config["tests"]} == set(GRADED_FILES)
+    assert all(isinstance(t["number"], str) and isinstance(t["points"], float) for t in config["tests"])
+
+
+def broken(change):
+    raw = copy.deepcopy(RAW)
+    change(raw)
+    return raw
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["tests"][0].update(file="models/nns.py"), "not a graded file"),
+    (lambda r: r["tests"][0].update(points=5), "points sum to 101"),
+    (lambda r: r["tests"][0].update(check="checks.utils.no_such_check"), "does not exist"),
+    (lambda r: r["tests"][1].update(number="1.1"), "numbers repeat"),
+    (lambda r: r["tests"][0].update(visibility="secret"), "visibility must be one of"),
+    (lambda r: r["tests"][0].pop("timeout_s"), "missing ['timeout_s']"),
+    (lambda r: r["tests"][0].update(weight=3), "unknown ['weight']"),
+    (lambda r: r["limits"].update(budget_s=900), "under Gradescope's 600 s"),
+    (lambda r: r["limits"].update(worker_rss_mb="lots"), "worker_rss_mb should be int"),
+    (lambda r: r.update(tests=[t for t in r["tests"] if t["file"] != "ewc.py"]), "no test judges ewc.py"),
+])
+def test_a_config_mistake_is_named(change, message):
+    with pytest.raises(ConfigError, match=__import__("re").escape(message)):
+        validate(broken(change))
