@@ -1,7 +1,6 @@
 """Shared by the project's tests: paths, the reference imported as modules, small builders."""
 import os
 import shutil
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -11,8 +10,6 @@ PYTHON = REPO / ".venv" / "bin" / "python"
 
 os.environ["HW_OFFLINE"] = "1"   # no download attempts in the tests (experiments and subprocesses)
 
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 from autograder.selfcheck.surface import GRADED, GRADED_FILES  # noqa: E402,F401  (the one definition)
 
 

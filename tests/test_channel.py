@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from helpers import REPO  # noqa: F401  (puts the repo on sys.path)
 from autograder.selfcheck.channel import ChannelError, encode, receive
 
 

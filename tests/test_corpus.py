@@ -3,7 +3,7 @@ one loses points in the tests of its own file and nowhere else, and for at least
 ones the feedback names the mistake. (`python -m staff audit` prints the whole matrix.)"""
 import pytest
 
-from helpers import GRADED_FILES
+from helpers import GRADED_FILES, REFERENCE
 from staff import audit
 
 

@@ -27,7 +27,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -39,7 +38,6 @@ import pytest
 import yaml
 
 SOURCE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(SOURCE))
 from autograder.results import SCHEMA  # noqa: E402
 
 REFERENCE = SOURCE / "reference"
