@@ -29,7 +29,7 @@ def main(argv=None):
 
     if args.verb == "grade":
         from autograder.grade import grade, load_config
-        from autograder.profile import Profile
+        from autograder.timing import Profile
         profile = Profile()
         grade(args.path, args.results, config=load_config(args.config) if args.config else None, profile=profile)
         if args.profile:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autograder import cgroup, results, sandbox, submission, suite
 from autograder.config import check_function, load_config
-from autograder.profile import Profile
+from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
 from autograder.selfcheck.expect import CheckFailed, StudentError
@@ -189,10 +189,11 @@ class Budget:
         return self.deadline - time.monotonic()
 
 
-def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None):
+def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None, zygote=None):
     """Grade `upload` (a zip or folder); write results_path if given; return the results dict.
     `slot`: a sandbox.Slot this process already holds (regrade's workers keep one); by default a free
-    slot is taken for this grading and released after it. `profile`: a Profile to time the phases in."""
+    slot is taken for this grading and released after it. `profile`: a Profile to time the phases in.
+    `zygote`: a sandbox.Zygote to fork the worker from (regrade: torch imported once per slot)."""
     if slot is None:
         try:
             held = sandbox.acquire_slot()
@@ -200,7 +201,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             return _finish(results.harness_failure((config or load_config())["tests"], 0.0, str(error)),
                            results_path, quiet)
         with held:
-            return grade(upload, results_path, config=config, quiet=quiet, slot=held, profile=profile)
+            return grade(upload, results_path, config=config, quiet=quiet, slot=held, profile=profile, zygote=zygote)
     profile = profile or Profile()
     started = time.monotonic()
     config = config or load_config()
@@ -222,7 +223,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
             budget = Budget(limits["budget_s"] - (time.monotonic() - started))
             output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else f"All {len(GRADED_FILES)} graded files found."
-            with sandbox.Worker(base, limits, slot.number, confined=confined) as worker:
+            with sandbox.Worker(base, limits, slot.number, confined=confined, zygote=zygote) as worker:
                 if found:
                     profile.start()
                     try:

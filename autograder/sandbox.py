@@ -15,6 +15,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -163,8 +164,8 @@ def prepare(scratch, handout, submitted, slot=0):
 class Worker:
     """One worker process; `call` restarts it when needed. Use as a context manager."""
 
-    def __init__(self, base, limits, slot=0, confined=True):
-        self.base, self.limits = Path(base), limits
+    def __init__(self, base, limits, slot=0, confined=True, zygote=None):
+        self.base, self.limits, self.zygote = Path(base), limits, zygote
         self.confined = confined   # Landlock is required of the worker (the judge relies on it)
         self.account = worker_account(slot)
         self.avoid = {}            # graded file -> why it is not imported from the submission
@@ -191,16 +192,25 @@ class Worker:
 
     def _spawn(self, budget_deadline=None):
         self.stop()
+        base = self.base
+        config = {"base": str(base), "root": str(base / "submission"), "clean_root": str(base / "clean"),
+                  "avoid": self.avoid, "landlock": "required" if self.confined else "optional"}
+        env = worker_environment(base)
+        if self.zygote is not None:
+            self.process, channel = self.zygote.fork(config, env, self.account, self.limits)
+            self.to_worker, self.from_worker = os.dup(channel), channel
+        else:
+            self._exec(config, env)
+        os.set_blocking(self.to_worker, False)
+        return self._await_ready(budget_deadline)
+
+    def _exec(self, config, env):
+        """A new interpreter: serve.py as the slot's user, in its own session, with its limits."""
         from_judge, to_worker = os.pipe()
         from_worker, to_judge = os.pipe()
         base = self.base
-        config = {"root": str(base / "submission"), "clean_root": str(base / "clean"), "avoid": self.avoid,
-                  "landlock": "required" if self.confined else "optional"}
         args = [sys.executable, "-I", str(base / "worker" / "serve.py"), str(from_judge), str(to_judge),
                 json.dumps(config)]
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
-               "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp")}
         limits = self.limits
         account = self.account
 
@@ -224,8 +234,10 @@ class Worker:
             log.close()
             os.close(from_judge)
             os.close(to_judge)
-        os.set_blocking(to_worker, False)
         self.to_worker, self.from_worker = to_worker, from_worker
+
+    def _await_ready(self, budget_deadline):
+        """None once the worker has imported the homework, or {file, why} of a graded file to avoid."""
         deadline = time.monotonic() + self.limits["startup_timeout_s"]
         cut = budget_deadline is not None and budget_deadline < deadline   # the grading's budget ends first
         deadline = min(deadline, budget_deadline) if cut else deadline
@@ -268,10 +280,11 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for kill in (os.killpg, os.kill):   # the session, and the worker itself should it not lead one yet
+            try:
+                kill(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.process.wait()
         if self.account:
             kill_user_processes(self.account[0])
@@ -351,6 +364,78 @@ class Worker:
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
+
+
+def worker_environment(base):
+    """The worker's whole environment: nothing of the judge's, one thread, no GPU, its own folders."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
+            "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp")}
+
+
+class Zygote:
+    """A worker template (worker/zygote.py) that has imported torch: regrade forks each submission's
+    worker from it instead of starting an interpreter. Owned by one grading process (one slot)."""
+
+    def __init__(self, limits):
+        control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = worker_environment(Path("/nonexistent"))
+        self.process = subprocess.Popen([sys.executable, "-I", str(WORKER / "zygote.py"), str(theirs.fileno())],
+                                        env=env, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+        self.control = control
+        control.settimeout(limits["startup_timeout_s"])
+        hello = self._receive()
+        if not hello.get("ready"):
+            self.close()
+            raise OSError(f"the worker template could not start: {hello.get('why')}")
+
+    def _receive(self):
+        message = self.control.recv(1 << 16)
+        if not message:
+            raise OSError("the worker template exited")
+        return json.loads(message)
+
+    def ask(self, request, fds=()):
+        socket.send_fds(self.control, [json.dumps(request).encode()], list(fds))
+        return self._receive()
+
+    def fork(self, config, env, account, limits):
+        """(a Popen-like handle, the judge's end of the channel) of a new worker."""
+        judge_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            reply = self.ask({"op": "fork", "config": config, "env": env, "account": account, "limits": dict(limits)},
+                             [worker_end.fileno()])
+        finally:
+            worker_end.close()
+        return Forked(self, reply["pid"]), judge_end.detach()
+
+    def close(self):
+        self.control.close()
+        for kill in (os.killpg, os.kill):   # the session, and the worker itself should it not lead one yet
+            try:
+                kill(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.process.wait()
+
+
+class Forked:
+    """subprocess.Popen's pid / poll / wait / returncode for a worker forked by the template."""
+
+    def __init__(self, zygote, pid):
+        self.zygote, self.pid, self.returncode = zygote, pid, None
+
+    def poll(self):
+        if self.returncode is None:
+            self.returncode = self.zygote.ask({"op": "poll", "pid": self.pid})["status"]
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            self.returncode = self.zygote.ask({"op": "wait", "pid": self.pid})["status"]
+        return self.returncode
 
 
 def release_memory():

@@ -1,7 +1,7 @@
 """The worker's main loop: confine itself, import the homework, then answer probe requests until the
 channel closes.
 
-    python serve.py FD_IN FD_OUT CONFIG_JSON    (root, clean_root, avoid, landlock: required|optional)
+    python serve.py FD_IN FD_OUT CONFIG_JSON    (base, root, clean_root, avoid, landlock: required|optional)
 
 Runs as the unprivileged user, in a scratch folder BASE that holds worker/ (this code), selfcheck/,
 the clean handout and the submission laid over it. Before any student code (and before torch starts
@@ -48,9 +48,12 @@ def confine(base, required):
 
 
 def main():
-    fd_in, fd_out, config = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
-    root, clean_root, avoid = config["root"], config["clean_root"], config["avoid"]
-    base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    serve(int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]))
+
+
+def serve(fd_in, fd_out, config):
+    """The request loop (also entered by a child of the zygote, which has imported torch already)."""
+    root, clean_root, avoid, base = config["root"], config["clean_root"], config["avoid"], config["base"]
     sys.path.insert(0, base)
     from selfcheck import channel
 

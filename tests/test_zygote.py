@@ -1,0 +1,64 @@
+"""The worker template (regrade): workers forked from it grade exactly as freshly started ones, and a
+submission sees nothing of the one graded before it from the same template."""
+import os
+import shutil
+
+import pytest
+
+from apply import apply_variant, load_variants
+from helpers import REFERENCE, REPO, submission_from
+
+from autograder import sandbox
+from autograder.grade import grade, load_config
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the template drops each worker to a slot's user (root)")
+CONFIG = load_config()
+
+
+def strip(outcome):
+    return {k: v for k, v in outcome.items() if k != "execution_time"}
+
+
+@pytest.fixture(scope="module")
+def template():
+    with sandbox.acquire_slot() as slot:
+        zygote = sandbox.Zygote(CONFIG["limits"])
+        try:
+            yield slot, zygote
+        finally:
+            zygote.close()
+
+
+def wrong_submission(folder):
+    corpus = {v["name"]: v for v in load_variants(REPO / "tests" / "corpus" / "accuracy")}
+    sub = apply_variant(REFERENCE, corpus["std_for_variance"], folder / "sub")
+    vae = apply_variant(REFERENCE, corpus["vae_sum_over_batch"], folder / "vae")
+    shutil.copyfile(vae / "models" / "vae.py", sub / "models" / "vae.py")
+    return sub
+
+
+def test_a_forked_worker_grades_exactly_as_a_started_one(template, tmp_path):
+    slot, zygote = template
+    sub = wrong_submission(tmp_path)
+    forked = grade(sub, None, quiet=True, slot=slot, zygote=zygote)
+    started = grade(sub, None, quiet=True, slot=slot)
+    assert forked["score"] < 100
+    assert strip(forked) == strip(started)
+
+
+def test_a_submission_sees_nothing_of_the_one_before_it(template, tmp_path):
+    slot, zygote = template
+    hostile = submission_from(REFERENCE, tmp_path / "hostile")
+    (hostile / "utils.py").write_text((hostile / "utils.py").read_text() + (
+        "\nimport sys, torch, numpy\n"
+        "torch.randn_like = lambda t, **k: torch.zeros_like(t)   # sabotage, in its own process only\n"
+        "numpy.mean = lambda *a, **k: 0.0\n"
+        "sys.modules['left_behind'] = object()\n"
+        "open(__import__('tempfile').gettempdir() + '/left_behind.txt', 'w').write('x')\n"))
+    grade(hostile, None, quiet=True, slot=slot, zygote=zygote)
+    honest = submission_from(REFERENCE, tmp_path / "honest")
+    (honest / "diffusion.py").write_text((honest / "diffusion.py").read_text() + (
+        "\nimport sys, os, tempfile\n"
+        "assert 'left_behind' not in sys.modules and not os.listdir(tempfile.gettempdir()), 'saw the last submission'\n"))
+    outcome = grade(honest, None, quiet=True, slot=slot, zygote=zygote)
+    assert outcome["score"] == 100, [t["output"] for t in outcome["tests"] if t["status"] != "passed"]
