@@ -17,9 +17,19 @@ def test_committed_goldens_match_the_reference():
 
 
 def test_goldens_hold_no_pickles_and_load_without_them():
-    for path in inputs.GOLDENS.glob("*.npz"):
-        with np.load(path, allow_pickle=False) as npz:
-            assert all(npz[k].dtype != object for k in npz.files)
+    manifest = __import__("json").loads((inputs.GOLDENS / "manifest.json").read_text())
+    paths = sorted(inputs.GOLDENS.glob("*.npz"))
+    assert sorted(p.name for p in paths) == sorted(manifest["files"])
+    for path in paths:
+        with np.load(path, allow_pickle=False) as npz:   # an object array would raise here
+            assert sorted(npz.files) == manifest["files"][path.name]["keys"]
+            assert all(npz[k].dtype.kind in "biuf" for k in npz.files), path.name
+
+
+def test_a_pickled_golden_would_be_refused(tmp_path):
+    np.savez(tmp_path / "evil.npz", x=np.array([{"a": 1}], dtype=object))
+    with np.load(tmp_path / "evil.npz", allow_pickle=False) as npz, pytest.raises(ValueError):
+        npz["x"]
 
 
 @pytest.fixture

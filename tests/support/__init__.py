@@ -1,0 +1,1 @@
+"""Support code of the project's tests (not tests themselves)."""
