@@ -1,7 +1,8 @@
 """The course staff's commands: python -m autograder VERB ...
 
   grade PATH [--results FILE]          grade one submission (zip or folder); exit 0 when grading completed
-  regrade FOLDER [--jobs N] [--csv F]  grade every submission in FOLDER in parallel
+  regrade FOLDER [--jobs N] [--out D]  grade every submission in FOLDER in parallel into D (default
+                                       FOLDER-regrade): scores.csv, feedback.csv, scores.png, results/
   install-user                         create the unprivileged users that run student code (root; setup.sh)
 
 Course staff's other tools (handout, goldens, audit, package, simulate) are `python -m staff` in a
@@ -22,8 +23,8 @@ def main(argv=None):
     p.add_argument("--profile", help="write the wall and CPU seconds of each phase to this JSON file")
     p = verbs.add_parser("regrade", help="grade a folder of submissions")
     p.add_argument("folder")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--csv", default="scores.csv")
+    p.add_argument("--jobs", type=int, default=2, help="parallel gradings (at most 8, the worker slots)")
+    p.add_argument("--out", help="output folder (default: FOLDER-regrade beside FOLDER)")
     verbs.add_parser("install-user", help="create the worker's user")
     args = parser.parse_args(argv)
 
@@ -37,7 +38,7 @@ def main(argv=None):
         return 0
     if args.verb == "regrade":
         from autograder.regrade import regrade
-        return regrade(args.folder, jobs=args.jobs, csv_path=args.csv)
+        return regrade(args.folder, jobs=args.jobs, out=args.out)
     if args.verb == "install-user":
         from autograder.sandbox import install_user
         install_user()
