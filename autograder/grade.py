@@ -234,7 +234,12 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
 
                 def run_one(test, measured):
                     profile.start(worker.pid)
-                    fraction, message, grader_failed = run_test(test, worker, found, budget, measured)
+                    try:
+                        fraction, message, grader_failed = run_test(test, worker, found, budget, measured)
+                    except Exception:   # the judge's own failure: never a traceback in a student's output
+                        log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
+                        worker.stop()
+                        fraction, message, grader_failed = 0.0, GRADER_FAILED.format(why="the judge failed"), True
                     sandbox.release_memory()
                     profile.stop(f"test {test['number']}", worker.pid)
                     return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed

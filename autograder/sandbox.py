@@ -197,7 +197,10 @@ class Worker:
                   "avoid": self.avoid, "landlock": "required" if self.confined else "optional"}
         env = worker_environment(base)
         if self.zygote is not None:
-            self.process, channel = self.zygote.fork(config, env, self.account, self.limits)
+            try:
+                self.process, channel = self.zygote.fork(config, env, self.account, self.limits)
+            except (OSError, ValueError, KeyError) as error:
+                raise WorkerDied(f"the worker template failed ({error})", student=False) from None
             self.to_worker, self.from_worker = os.dup(channel), channel
         else:
             self._exec(config, env)

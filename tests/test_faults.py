@@ -130,3 +130,18 @@ def test_worker_slots_are_exclusive_across_processes():
         assert int(other.stdout) != held.number
     finally:
         held.release()
+
+
+def test_an_exception_anywhere_in_the_judge_is_a_flagged_grader_failure_not_a_traceback(tmp_path, monkeypatch):
+    real = grading.attempt_test
+
+    def broken(test, *args, **kwargs):
+        if test["number"] == "5.3":
+            raise RuntimeError("a bug in the judge's loop")
+        return real(test, *args, **kwargs)
+
+    monkeypatch.setattr(grading, "attempt_test", broken)
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    t = {t["number"]: t for t in outcome["tests"]}["5.3"]
+    assert NOT_A_VERDICT in t["output"] and "Traceback" not in t["output"] and "RuntimeError" not in t["output"]
+    assert results.grader_failures(outcome) == ["5.3"]
