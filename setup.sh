@@ -27,7 +27,7 @@ pick_python() {
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # Gradescope's image may lack venv support; Fashion-MNIST is optional (--dataset fashion-mnist).
   if ! (pick_python >/dev/null 2>&1); then   # Ubuntu 22.04's python3 (3.10) comes without venv
-    apt-get update -qq && apt-get install -y -qq python3-venv python3-pip
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv   # pip comes from ensurepip
   fi
   if [ ! -d /usr/share/datasets/fashion-mnist ] && [ -z "${SKIP_APT:-}" ]; then
     (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 ||

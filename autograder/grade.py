@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 
 from autograder import cgroup, results, sandbox, submission, suite
+from hypothesis.configuration import set_hypothesis_home_dir
+
 from autograder.config import check_function, load_config
 from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
@@ -111,12 +113,13 @@ def attempt_test(test, worker, limit_s, measured=None):
     """(fraction, message) charged to the submission, or GraderFault."""
     file = test["file"]
     deadline = time.monotonic() + limit_s
+    oom_before = cgroup.oom_kills()
     if worker.process is None:
         try:
             worker.start(deadline)
         except sandbox.WorkerDied as died:
             if not died.student:
-                raise GraderFault(died.reason) from None
+                raise GraderFault(oom_reason(oom_before) or died.reason) from None
             return 0.0, f"Your code could not be loaded: {died}. " + NEXT_STEP["failed"], died.timed_out
     if file in worker.import_errors:
         module = file[:-3].replace("/", ".")
@@ -139,17 +142,25 @@ def attempt_test(test, worker, limit_s, measured=None):
             raise
 
     run.measured = {} if measured is None else measured   # leaderboard values the checks compute
-    oom_before = cgroup.oom_kills()
     try:
         fraction, message = judge(test, run)
-    finally:
-        if cgroup.oom_kills() != oom_before:
-            faults.append("the machine's memory limit was reached (the kernel's OOM killer struck)")
+    except GraderFault as fault:
+        raise GraderFault(oom_reason(oom_before) or str(fault)) from None
+    if oom_reason(oom_before):
+        faults.insert(0, oom_reason(oom_before))
     if faults:   # whatever the check concluded, it concluded it on a worker that was killed under it
         raise GraderFault(faults[0])
     if worker.has_children():
         worker.stop()   # processes it left must not answer the next test
     return fraction, message, any(timeouts)
+
+
+def oom_reason(before):
+    """Why, if the machine's memory limit (the kernel's OOM killer in our cgroup) struck since `before`."""
+    after = cgroup.oom_kills()
+    if before is not None and after is not None and after > before:
+        return "the machine's memory limit was reached: the kernel's OOM killer stopped the worker"
+    return None
 
 
 def judge(test, run):
@@ -215,6 +226,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
         profile.start()
         scratch = Path(tempfile.mkdtemp(prefix="grading-"))
         try:
+            set_hypothesis_home_dir(scratch / "hypothesis")   # its caches, not into the source folder
             (scratch / "upload").mkdir(mode=0o700)   # other slots' workers must not read this upload
             try:
                 found, notes = submission.collect(upload, scratch / "upload")

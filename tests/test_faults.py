@@ -118,6 +118,7 @@ def test_the_reference_under_a_memory_limit_too_small_for_torch_gets_only_grader
     for t in outcome["tests"]:
         assert NOT_A_VERDICT in t["output"] and not any(w in t["output"] for w in YOUR_CODE), t["output"]
     assert len(results.grader_failures(outcome)) == 20
+    assert "the kernel's OOM killer" in outcome["tests"][0]["output"]   # the cause, from the cgroup's counter
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="worker slots are per worker user (root)")
