@@ -29,8 +29,16 @@ HANDOUT = SOURCE / "student_template"
 NEXT_STEP = {
     "missing": "Add the file with this exact path and upload again.",
     "import": "Fix the error above (run `python -c 'import {module}'` in your handout folder to see it), then upload again.",
-    "failed": "Run `pytest` in your handout folder for the public checks, reread the docstring, and upload again.",
+    "failed": ("Fix what the message above describes, then upload again. `pytest` in your handout folder runs the "
+               "public checks of every file; this test also uses hidden inputs, so passing them locally does not "
+               "guarantee it."),
+    "failed_public": "`pytest` in your handout folder shows this same check: fix it there, then upload again.",
 }
+
+
+def next_step(test):
+    """Advice that fits the test: a public check can be reproduced locally, a hidden one cannot."""
+    return NEXT_STEP["failed_public" if test["check"].startswith("selfcheck.public_checks") else "failed"]
 
 
 NUMBER_RUN = re.compile(r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?[\s,;\[\]()]+){4,}", re.I)
@@ -120,7 +128,7 @@ def attempt_test(test, worker, limit_s, measured=None):
         except sandbox.WorkerDied as died:
             if not died.student:
                 raise GraderFault(oom_reason(oom_before) or died.reason) from None
-            return 0.0, f"Your code could not be loaded: {died}. " + NEXT_STEP["failed"], died.timed_out
+            return 0.0, f"Your code could not be loaded: {died}. " + next_step(test), died.timed_out
     if file in worker.import_errors:
         module = file[:-3].replace("/", ".")
         return 0.0, worker.import_errors[file].rstrip() + "\n" + NEXT_STEP["import"].format(module=module), False
@@ -173,11 +181,11 @@ def judge(test, run):
     except sandbox.WorkerDied as died:
         if not died.student:
             raise GraderFault(died.reason) from None
-        return 0.0, f"Your code was stopped: {died}. " + NEXT_STEP["failed"]
+        return 0.0, f"Your code was stopped: {died}. " + next_step(test)
     except StudentError as error:
-        return 0.0, f"Your code raised an error:\n{redact(str(error))}\n" + NEXT_STEP["failed"]
+        return 0.0, f"Your code raised an error:\n{redact(str(error))}\n" + next_step(test)
     except CheckFailed as failed:
-        return 0.0, f"{failed}\n" + NEXT_STEP["failed"]
+        return 0.0, f"{failed}\n" + next_step(test)
     except GoldenError as error:
         raise GraderFault(f"a golden file is damaged: {error}") from None
     except Exception as error:   # the judge's own code, or hypothesis reporting a flaky run
@@ -186,7 +194,7 @@ def judge(test, run):
         raise GraderFault(f"the check raised {type(error).__name__}") from None
     if outcome is None:
         return 1.0, "Passed."
-    return outcome.fraction, outcome.message + "\n" + NEXT_STEP["failed"]
+    return outcome.fraction, outcome.message + "\n" + next_step(test)
 
 
 class Budget:

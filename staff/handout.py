@@ -19,6 +19,7 @@ from staff import REPO
 REFERENCE = REPO / "reference"
 TEMPLATE = REPO / "student_template"
 SELFCHECK = REPO / "autograder" / "selfcheck"
+NOT_SHIPPED = ("numeric.py",)   # trusted recomputations (an alias of autograder/checks/numeric.py): hidden side only
 SKIPPED_DIRS = {"__pycache__", "data", "runs", ".pytest_cache", ".hypothesis"}
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)(?:def|class) (\w+)")
@@ -33,8 +34,26 @@ exactly what to return), then upload those files (or a zip of them) to Gradescop
 {table}
 
 - Set up: `pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt`.
-- `pytest` runs the grader's public checks in a few seconds (the grader also uses hidden inputs,
-  statistics and short training runs).
+- `pytest` runs the grader's public checks in a few seconds, one test per file (the grader also
+  uses hidden inputs, statistics and short training runs). A file you have not written yet is
+  reported as "not written yet"; a file that does not import fails only its own test.
+
+Notes on the contract (the docstrings are the full one):
+- `sample_gaussian(m, v)`: `v` is the VARIANCE. Draw the noise from torch's default generator
+  (`torch.randn_like(m)`, or `torch.normal(0, 1, ...)`) and build `m + sqrt(v) * eps`, so that
+  `torch.manual_seed` makes it repeatable and gradients reach `m` and `v`. `torch.normal(m, std)`
+  itself passes no gradient to `m` or `std`: it is not a reparameterized sample.
+- `negative_elbo_bound`: `kl` and `rec` are batch MEANS; draw exactly one `z` with
+  `ut.sample_gaussian(m, v)`; `nelbo = kl + rec`.
+- GAN losses take LOGITS and must stay finite at |logits| = 1e4 (`F.logsigmoid`, `F.softplus`,
+  never `log(sigmoid(h))`). `GAN.loss_nonsaturating` returns `(d_loss, g_loss)`.
+- Diffusion: times are 1-indexed, `alpha_bar_0 = 1`, outputs keep the input dtype. The course's
+  printed solution has a typo in the `x_t` coefficient of `q_posterior`: it is
+  `sqrt(1 - beta_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)` (the docstring's formula), the
+  conditional of the joint Gaussian of `(x_{t-1}, x_t)` given `x_0`. At `t = 1` the mean is `x0`
+  and the variance 0, with no NaN.
+- `fisher_diagonal`: per-sample squared gradients of the log-likelihood at the true labels, averaged
+  over all samples, in eval mode (restore the previous mode), parameters unchanged, detached.
 - `python experiment.py --model vae [--seeds 3]` and `python experiment.py --model gan` train and
   save 200 samples tiled 10 x 20; `python continual.py --arch cnn|mlp --lam 1 10 100 1000` runs the
   continual-learning comparison. Each prints the data it uses and the folder it writes to.
@@ -95,7 +114,11 @@ def generate(destination):
             target.write_text(strip_solutions(source.read_text(), relative.as_posix()))
         else:
             shutil.copyfile(source, target)
-    shutil.copytree(SELFCHECK, destination / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SELFCHECK, destination / "selfcheck", ignore=shutil.ignore_patterns("__pycache__", *NOT_SHIPPED))
+    for file in surface.GRADED_FILES:   # the stubs a file that does not import is replaced by in the self-checks
+        target = destination / "selfcheck" / "clean" / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(strip_solutions((REFERENCE / file).read_text(), file))
     for name, text in STUDENT_FILES.items():
         (destination / name).write_text(text.replace("{table}", surface.table()))
     # Students get lower bounds (their own torch is fine); the grader keeps its exact pins.

@@ -57,7 +57,7 @@ def test_a_missing_golden_says_how_to_regenerate(goldens_copy):
 
 def test_the_judge_s_recomputation_agrees_with_the_reference_goldens():
     """The numpy formulas the judge trusts and the reference's torch outputs agree on the golden inputs."""
-    from autograder.selfcheck import numeric
+    from autograder.checks import numeric
     case = inputs.golden("vae_bound")
     i, e = case["inputs"], case["expected"]
     nelbo, kl, rec = numeric.vae_bound(i["state"], i["x"].astype(np.float64), i["eps"].astype(np.float64))

@@ -1,10 +1,14 @@
 """Checks of the diffusion schedule, forward marginal and posterior, on many random schedules and
 times. The posterior is compared with the conditional of the joint Gaussian of (x_{t-1}, x_t) given
-x_0, computed here independently of the closed form. Deterministic: no false failures."""
+x_0, computed here independently of the closed form. Deterministic: no false failures.
+
+A cause is named only when the returned values equal, on the same schedule and time, what that
+mistake computes (mean AND variance), and the correct values do not (at t = 1 of T = 1, for
+instance, alpha_t and alpha_bar_t are equal, so using one for the other cannot be seen there)."""
 import numpy as np
 from hypothesis import given, strategies as st
 
-from autograder.selfcheck.expect import CheckFailed, Claims, values
+from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, values
 from .inputs import golden, hypothesis_settings, rng
 
 HYPOTHESIS = hypothesis_settings(max_examples=40)
@@ -38,30 +42,46 @@ def schedule(draw_seed, T, dtype):
 
 
 def ask(run, betas, x0, xt, t):
-    out = run("diffusion", betas=betas, x0=x0, xt=xt, t=int(t))
-    return out
+    return run("diffusion", betas=betas, x0=x0, xt=xt, t=int(t))
 
 
-def result(out, name, count):
+def result(out, name, t=None, T=None):
     if out[name] is None:
-        error = out[name + "_error"]
-        hint = (" Times are 1-indexed: alpha_bars(betas)[t - 1] holds alpha_bar_t (an index off by one runs past "
-                "the end at t = T)." if str(error).startswith("IndexError") else "")
-        raise CheckFailed(f"{name} raised {error}.{hint}")
+        error = str(out[name + "_error"])
+        if error.startswith("NotImplementedError"):
+            raise CheckFailed(diagnose("not_written", f"{name} is not written yet (it raises NotImplementedError)."))
+        if error.startswith("IndexError") and t is not None and t == T:
+            raise CheckFailed(diagnose("index_past_end", f"{name} at t = T = {T} raised {error}: times are 1-indexed, "
+                                       "so alpha_bar_t is at index t - 1; index t runs past the end at t = T."))
+        raise CheckFailed(f"{name} raised {error}" + (f" at t = {t} of T = {T}." if t is not None else "."))
     return out[name]
 
 
-def ab_diagnosis(observed, betas):
-    b = betas.astype(np.float64)
-    patterns = {"the cumulative product of betas (cumprod of betas); alpha_bar_t is the product of (1 - beta_s)": np.cumprod(b),
-                "1 - beta_t (alpha_t); alpha_bar_t is the CUMULATIVE product of (1 - beta_s)": 1 - b,
-                "a cumulative sum (cumsum); alpha_bar_t is a cumulative product (torch.cumprod of 1 - betas)": np.cumsum(1 - b),
-                "off by one: index t-1 must hold alpha_bar_t = prod_{s<=t} (1 - beta_s)":
-                    np.concatenate([[1.0], np.cumprod(1 - b)[:-1]])}
-    for why, values_ in patterns.items():
-        if observed.shape == values_.shape and np.allclose(observed, values_, rtol=1e-4):
-            return why
-    return "alpha_bar_t = prod_{s<=t} (1 - beta_s), at index t-1"
+def confirmed(observed, correct, hypotheses, match):
+    """The one hypothesis (key, text) whose prediction the observation matches and the correct output
+    does not, or None."""
+    found = [(k, text) for k, prediction, text in hypotheses
+             if prediction is not None and match(observed, prediction) and not match(correct, prediction)]
+    return diagnose(*found[0]) if len(found) == 1 else None
+
+
+def pair_match(rtol=1e-6, atol=1e-9):
+    def match(a, b):
+        try:
+            return all(np.allclose(np.broadcast_to(x, np.broadcast_shapes(np.shape(x), np.shape(y))),
+                                   y, rtol=rtol, atol=atol) for x, y in zip(a, b))
+        except ValueError:
+            return False
+    return match
+
+
+def float32_rounding(out, name, dtype_in):
+    """A diagnosis when float64 inputs came back as float32 outputs."""
+    dtypes = out.get(name + "_dtype") or []
+    if dtype_in == "float64" and any(d != "float64" for d in dtypes):
+        return diagnose("dtype_not_kept", f"the outputs are {', '.join(dtypes)} for float64 inputs: keep the input "
+                                          "dtype (compute in x0's dtype, do not cast to float32)")
+    return None
 
 
 def alpha_bars(run):
@@ -73,18 +93,48 @@ def alpha_bars(run):
     def prop(T, seed, dtype):
         betas = schedule(seed, T, dtype)
         out = ask(run, betas, np.zeros(2, dtype), np.zeros(2, dtype), 1)
-        observed = values(result(out, "alpha_bars", 1)[0], "alpha_bars")
-        expected = np.array([alpha_bar(betas.astype(np.float64), t) for t in range(1, T + 1)])
-        if observed.shape != expected.shape or not np.allclose(observed, expected, **TOL[dtype]):
-            failures.append(f"alpha_bars on a schedule of length {T}: " + (
-                f"shape {observed.shape}, expected ({T},)" if observed.shape != expected.shape
-                else "got " + ab_diagnosis(observed, betas)) + ".")
+        observed = values(result(out, "alpha_bars")[0], "alpha_bars")
+        b = betas.astype(np.float64)
+        expected = np.array([alpha_bar(b, t) for t in range(1, T + 1)])
+        if observed.shape != expected.shape:
+            failures.append(f"alpha_bars on a schedule of length {T}: shape {observed.shape}, expected ({T},).")
+            raise AssertionError
+        if not np.allclose(observed, expected, **TOL[dtype]):
+            hypotheses = [
+                ("ab_cumprod_betas", np.cumprod(b), "it is the cumulative product of the betas; alpha_bar_t is the "
+                                                    "product of (1 - beta_s)"),
+                ("ab_alpha_t", 1 - b, "it is 1 - beta_t at each t (alpha_t); alpha_bar_t is the CUMULATIVE product of "
+                                      "(1 - beta_s)"),
+                ("ab_cumsum", np.cumsum(1 - b), "it is a cumulative sum of (1 - beta_s); alpha_bar_t is a cumulative "
+                                                "product"),
+                ("ab_shifted", np.concatenate([[1.0], np.cumprod(1 - b)[:-1]]), "it is shifted by one: index t - 1 "
+                                                                                "must hold alpha_bar_t, not alpha_bar_(t-1)"),
+            ]
+            match = lambda a, p: a.shape == p.shape and np.allclose(a, p, rtol=1e-4, atol=1e-7)
+            why = confirmed(observed, expected, hypotheses, match)
+            worst = int(np.argmax(np.abs(observed - expected)))
+            failures.append(f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} got "
+                            f"{fmt(observed[worst])}, expected {fmt(expected[worst])}" + ((": " + why) if why else "") + ".")
             raise AssertionError
 
     try:
         prop()
     except AssertionError:
         raise CheckFailed(failures[-1]) from None
+
+
+def describe_pair(mean, var, e_mean, e_var, rtol=1e-9, atol=1e-12):
+    parts = []
+    if mean.shape != e_mean.shape or not np.allclose(mean, e_mean, rtol=rtol, atol=atol):
+        parts.append("the mean " + (f"has shape {mean.shape}, expected {e_mean.shape}" if mean.shape != e_mean.shape
+                                    else f"is off by up to {fmt(float(np.abs(mean - e_mean).max()))}"))
+    try:
+        v = np.broadcast_to(var, np.broadcast_shapes(var.shape, np.shape(e_var)))
+        if not np.allclose(v, e_var, rtol=rtol, atol=atol):
+            parts.append(f"the variance is {fmt(float(np.ravel(v)[0]))}, expected {fmt(float(np.ravel(e_var)[0]))}")
+    except ValueError:
+        parts.append(f"the variance has shape {var.shape}, not broadcastable to x0's")
+    return " and ".join(parts)
 
 
 def forward_marginal(run):
@@ -95,28 +145,31 @@ def forward_marginal(run):
     @given(T=st.integers(1, 50), data=st.data(), seed=st.integers(0, 10 ** 6))
     def prop(T, data, seed):
         t = data.draw(st.integers(1, T))
-        betas = schedule(seed, T, "float64")
+        b = schedule(seed, T, "float64")
         x0 = rng("diffusion", "x0", seed).normal(size=(3, 4))
-        out = ask(run, betas, x0, x0, t)
-        mean, var = (values(v, n) for v, n in zip(result(out, "q_xt_given_x0", 2), ("mean", "var")))
-        ab = alpha_bar(betas, t)
-        ok_mean = mean.shape == x0.shape and np.allclose(mean, np.sqrt(ab) * x0, rtol=1e-9, atol=1e-12)
-        ok_var = np.broadcast_shapes(var.shape, x0.shape) == x0.shape and np.allclose(var, 1 - ab, rtol=1e-9, atol=1e-12)
+        out = ask(run, b, x0, x0, t)
+        mean, var = (values(v, n) for v, n in zip(result(out, "q_xt_given_x0", t, T), ("mean", "var")))
+        ab = alpha_bar(b, t)
+        correct = (np.sqrt(ab) * x0, np.array(1 - ab))
+        ok_mean = mean.shape == x0.shape and np.allclose(mean, correct[0], rtol=1e-9, atol=1e-12)
+        ok_var = (np.broadcast_shapes(var.shape, x0.shape) == x0.shape
+                  and np.allclose(var, correct[1], rtol=1e-9, atol=1e-12))
         if not (ok_mean and ok_var):
-            b = betas
-            hints = []
-            if np.allclose(mean, np.sqrt(1 - b[t - 1]) * x0) or np.allclose(var, b[t - 1]):
-                hints.append("alpha_t = 1 - beta_t was used in place of alpha_bar_t")
-            elif t < T and np.allclose(mean, np.sqrt(alpha_bar(b, t + 1)) * x0):
-                hints.append("alpha_bar is off by one (use index t-1 for time t)")
-            elif np.allclose(mean, ab * x0):
-                hints.append("the mean needs the SQUARE ROOT of alpha_bar_t")
-            elif np.allclose(var, np.sqrt(1 - ab)):
-                hints.append("the variance is 1 - alpha_bar_t, not its square root")
-            failures.append(f"q_xt_given_x0 at t = {t} of T = {T}: the "
-                            + ("mean" if not ok_mean else "variance") + " is wrong"
-                            + (f" ({hints[0]})" if hints else "; mean = sqrt(alpha_bar_t) x0, var = 1 - alpha_bar_t")
-                            + ".")
+            nxt = alpha_bar(b, t + 1) if t < T else None
+            hypotheses = [
+                ("fwd_alpha_t", (np.sqrt(1 - b[t - 1]) * x0, b[t - 1]), "alpha_t = 1 - beta_t was used in place of "
+                 "alpha_bar_t, the cumulative product up to t"),
+                ("fwd_off_by_one", None if nxt is None else (np.sqrt(nxt) * x0, 1 - nxt), "alpha_bar_(t+1) was used "
+                 "for time t: times are 1-indexed, alpha_bar_t is at index t - 1"),
+                ("fwd_mean_no_sqrt", (ab * x0, 1 - ab), "the mean scales x0 by alpha_bar_t; it is sqrt(alpha_bar_t) x0"),
+                ("fwd_var_sqrt", (np.sqrt(ab) * x0, np.sqrt(1 - ab)), "the variance is returned as the standard "
+                 "deviation sqrt(1 - alpha_bar_t); it is 1 - alpha_bar_t"),
+            ]
+            why = confirmed((mean, var), correct, hypotheses, pair_match()) or (
+                float32_rounding(out, "q_xt_given_x0", "float64")
+                if pair_match(1e-5, 1e-6)((mean, var), correct) else None)
+            failures.append(f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct)}"
+                            + ((": " + why) if why else "") + ".")
             raise AssertionError
 
     try:
@@ -125,19 +178,37 @@ def forward_marginal(run):
         raise CheckFailed(failures[-1]) from None
 
 
-def posterior_hint(mean, var, xt, x0, t, b):
-    ab_t, ab_prev = alpha_bar(b, t), alpha_bar(b, t - 1)
-    c0 = np.sqrt(ab_prev) * b[t - 1] / (1 - ab_t)
-    ct = np.sqrt(1 - b[t - 1]) * (1 - ab_prev) / (1 - ab_t)
-    if np.allclose(mean, ct * x0 + c0 * xt):
-        return "the coefficients of x0 and x_t are swapped"
-    if np.allclose(mean, c0 * x0 + np.sqrt(ab_t) * (1 - ab_prev) / (1 - ab_t) * xt) or np.allclose(
-            mean, c0 * x0 + np.sqrt(ab_prev) * (1 - ab_prev) / (1 - ab_t) * xt):
-        return ("the x_t coefficient has the course handout's typo: it is sqrt(1 - beta_t) (1 - alpha_bar_{t-1}) "
-                "/ (1 - alpha_bar_t), with alpha_t = 1 - beta_t, not alpha_bar")
-    if t > 1 and np.allclose(var, b[t - 1] * (1 - alpha_bar(b, t)) / (1 - alpha_bar(b, t + 1) if t < len(b) else 1)):
-        return "alpha_bar is off by one"
-    return "compare with the formula in the docstring"
+def posterior_hypotheses(xt, x0, t, b):
+    """(key, (mean, var) that mistake returns, what to say), for t >= 2."""
+    T = len(b)
+    ab_t, ab_prev, beta = alpha_bar(b, t), alpha_bar(b, t - 1), b[t - 1]
+    c0 = np.sqrt(ab_prev) * beta / (1 - ab_t)
+    ct = np.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab_t)
+    var = beta * (1 - ab_prev) / (1 - ab_t)
+    h = [("post_swapped", (ct * x0 + c0 * xt, var), "the coefficients of x0 and x_t are swapped"),
+         ("post_typo_ab_prev", (c0 * x0 + np.sqrt(ab_prev) * (1 - ab_prev) / (1 - ab_t) * xt, var),
+          "the x_t coefficient has sqrt(alpha_bar_(t-1)), the printed solution's typo: it is sqrt(1 - beta_t) "
+          "(1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
+         ("post_ab_t_in_xt", (c0 * x0 + np.sqrt(ab_t) * (1 - ab_prev) / (1 - ab_t) * xt, var),
+          "the x_t coefficient has sqrt(alpha_bar_t): it is sqrt(alpha_t) = sqrt(1 - beta_t), the one-step factor"),
+         ("post_var_no_beta", (c0 * x0 + ct * xt, (1 - ab_prev) / (1 - ab_t)),
+          "the variance lacks its factor beta_t: var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)")]
+    if t < T:
+        a_next = alpha_bar(b, t + 1)
+        h.append(("post_off_by_one", (np.sqrt(ab_t) * beta / (1 - a_next) * x0 + np.sqrt(1 - beta) * (1 - ab_t)
+                                      / (1 - a_next) * xt, beta * (1 - ab_t) / (1 - a_next)),
+                  "alpha_bar is read one step late (alpha_bar_(t+1) for alpha_bar_t and alpha_bar_t for "
+                  "alpha_bar_(t-1)): alpha_bar_t is at index t - 1"))
+    return h
+
+
+def posterior_message(got, xt, x0, t, b, out, dtype, label, tol=(1e-9, 1e-12)):
+    mean, var = got
+    correct = joint_gaussian_posterior(xt, x0, t, b)
+    why = confirmed((mean, var), correct, posterior_hypotheses(xt, x0, t, b), pair_match(1e-5, 1e-8))
+    if why is None and pair_match(1e-4, 1e-6)((mean, var), correct):
+        why = float32_rounding(out, "q_posterior", dtype)
+    return f"q_posterior {label}: {describe_pair(mean, var, *correct, *tol)}" + ((": " + why) if why else "") + "."
 
 
 def posterior(run):
@@ -146,14 +217,14 @@ def posterior(run):
     claims = Claims()
     case = golden("diffusion")
     inputs, expected = case["inputs"], case["expected"]
-    out = ask(run, inputs["betas"], inputs["x0"], inputs["xt"], int(inputs["t"]))
-    got = result(out, "q_posterior", 2)
-    ok = all(np.allclose(values(g, "q_posterior"), e, rtol=1e-4, atol=1e-6) and
-             np.broadcast_shapes(np.shape(g), inputs["x0"].shape) == inputs["x0"].shape
-             for g, e in zip(got, (expected["q_posterior"]["mean"], expected["q_posterior"]["var"])))
-    claims.claim(1, ok, "q_posterior differs from the reference on a hidden case: "
-                 + posterior_hint(*(values(g, "q") for g in got), inputs["xt"].astype(np.float64),
-                                  inputs["x0"].astype(np.float64), int(inputs["t"]), inputs["betas"].astype(np.float64)) + ".")
+    t, b = int(inputs["t"]), inputs["betas"]
+    out = ask(run, b, inputs["x0"], inputs["xt"], t)
+    got = [values(g, "q_posterior") for g in result(out, "q_posterior", t, len(b))]
+    ok = all(np.allclose(g, e, rtol=1e-4, atol=1e-6) and np.broadcast_shapes(np.shape(g), inputs["x0"].shape) ==
+             inputs["x0"].shape for g, e in zip(got, (expected["q_posterior"]["mean"], expected["q_posterior"]["var"])))
+    claims.claim(1, ok, "" if ok else posterior_message(
+        got, inputs["xt"].astype(np.float64), inputs["x0"].astype(np.float64), t, b.astype(np.float64), out,
+        str(inputs["x0"].dtype), "on a hidden case", tol=(1e-4, 1e-6)))
     failures = []
 
     @HYPOTHESIS
@@ -163,20 +234,20 @@ def posterior(run):
         betas = schedule(seed, T, "float64")
         g = rng("diffusion", "posterior", seed)
         x0, xt = g.normal(size=(2, 5)), g.normal(size=(2, 5))
-        mean, var = (values(v, n) for v, n in zip(result(ask(run, betas, x0, xt, t), "q_posterior", 2), ("mean", "var")))
+        out = ask(run, betas, x0, xt, t)
+        mean, var = (values(v, n) for v, n in zip(result(out, "q_posterior", t, T), ("mean", "var")))
         e_mean, e_var = joint_gaussian_posterior(xt, x0, t, betas)
         if not (mean.shape == x0.shape and np.allclose(mean, e_mean, rtol=1e-8, atol=1e-10)
                 and np.allclose(var, e_var, rtol=1e-8, atol=1e-12)):
-            which = "mean" if not (mean.shape == x0.shape and np.allclose(mean, e_mean, rtol=1e-8, atol=1e-10)) else "variance"
-            failures.append(f"q_posterior's {which} at t = {t} of T = {T} differs from the conditional of the joint "
-                            f"Gaussian of (x_(t-1), x_t) given x_0: {posterior_hint(mean, var, xt, x0, t, betas)}.")
+            failures.append(posterior_message((mean, var), xt, x0, t, betas, out, "float64",
+                                              f"at t = {t} of T = {T} (the conditional of the joint Gaussian of "
+                                              "(x_(t-1), x_t) given x_0)"))
             raise AssertionError
 
     try:
         prop()
-        claims.claim(3, True, "")
+        held = True
     except AssertionError:
-        claims.claim(3, False, failures[-1])
+        held = False
+    claims.claim(3, held, "" if held else failures[-1])
     return claims.outcome()
-
-

@@ -1,10 +1,14 @@
 """Checks of ewc.fisher_diagonal and ewc.ewc_penalty, against numpy per-sample gradients of a small
-tanh network with dropout (so a Fisher computed in train mode is revealed). Deterministic."""
+tanh network with dropout (so a Fisher computed in train mode is revealed). Deterministic.
+
+A cause is named only when the returned values equal what that mistake computes on the same model
+and data (numpy, here) and the correct values do not, or when the evidence is direct (the Fisher is
+right in eval mode and wrong in train mode; the parameters changed)."""
 import numpy as np
 from hypothesis import given, strategies as st
 
-from autograder.selfcheck.expect import CheckFailed, Claims, fmt, values
-from autograder.selfcheck import numeric
+from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, values
+from autograder.checks import numeric
 from .inputs import golden, hypothesis_settings, rng, small_net_state
 
 HYPOTHESIS = hypothesis_settings(max_examples=20)
@@ -20,72 +24,130 @@ def ask_fisher(run, state, x, y, batch_size, train_mode):
     got = out["fisher"]
     missing = sorted(set(state) - set(got))
     if missing:
-        raise CheckFailed(f"fisher_diagonal returned no entry for {', '.join(missing)}: return one tensor per "
-                          "name in model.named_parameters() that requires grad.")
+        raise CheckFailed(diagnose("fisher_missing_keys", f"fisher_diagonal returned no entry for {', '.join(missing)}: "
+                                   "return one tensor per name in model.named_parameters() that requires grad."))
     return out, {k: values(got[k], f"fisher[{k!r}]", state[k].shape) for k in state}
 
 
-def fisher_hint(got, state, x, y, batch_size):
+def same(a, b, state):
+    return all(np.allclose(a[k], b[k], rtol=1e-3, atol=1e-8) for k in state)
+
+
+def fisher_hypotheses(state, x, y, batch_size):
     grads = numeric.small_net_per_sample_grads(state, x.astype(np.float64), y)
     n = len(x)
-    batch_sq = {k: sum((g[i:i + batch_size].mean(0) ** 2) * len(g[i:i + batch_size]) for i in range(0, n, batch_size)) / n
-                for k, g in grads.items()}
-    batch_sq_plain = {k: np.mean([(g[i:i + batch_size].mean(0) ** 2) for i in range(0, n, batch_size)], 0)
-                      for k, g in grads.items()}
-    predicted = numeric.small_net_logits(state, x.astype(np.float64))[0].argmax(-1)
-    patterns = {
-        "it looks like the square of a batch gradient: square each sample's gradient, then average": batch_sq,
-        "it looks like the square of the batch-mean gradient: the Fisher needs per-sample squared gradients": batch_sq_plain,
-        "it looks like the Fisher at the predicted label: use the true labels y from the loader":
-            numeric.small_net_fisher(state, x.astype(np.float64), predicted),
-        "it looks like a sum over samples: divide by the number of samples N":
-            {k: (g ** 2).sum(0) for k, g in grads.items()},
-        "the gradients are not squared": {k: g.mean(0) for k, g in grads.items()},
-        "the gradients are not squared (abs instead of the square?)": {k: np.abs(g).mean(0) for k, g in grads.items()},
-        "it looks like only the first batch was used: average over all samples the loader yields":
-            {k: (g[:batch_size] ** 2).mean(0) for k, g in grads.items()},
-    }
-    for why, pattern in patterns.items():
-        if all(np.allclose(got[k], pattern[k], rtol=1e-3, atol=1e-7) for k in state):
-            return why
-    return "F_i = (1/N) sum_n (d/dtheta_i log softmax(model(x_n))[y_n])^2, in eval mode"
+    chunks = [slice(i, i + batch_size) for i in range(0, n, batch_size)]
+    logits, _ = numeric.small_net_logits(state, x.astype(np.float64))
+    prob_y = np.exp(numeric.log_softmax(logits))[np.arange(n), y]
+    predicted = logits.argmax(-1)
+    scale = lambda p, k: p.reshape((-1,) + (1,) * (grads[k].ndim - 1))
+    return [
+        ("fisher_batch_square", {k: sum((g[c].mean(0) ** 2) for c in chunks) / len(chunks) for k, g in grads.items()},
+         "it equals the square of each batch's mean gradient, averaged over batches: square each SAMPLE's gradient, "
+         "then average"),
+        ("fisher_batch_square", {k: sum((g[c].mean(0) ** 2) * len(g[c]) for c in chunks) / n for k, g in grads.items()},
+         "it equals the squares of batch gradients, weighted by batch size: square each SAMPLE's gradient, then average"),
+        ("fisher_predicted_label", numeric.small_net_fisher(state, x.astype(np.float64), predicted),
+         "it equals the Fisher at the model's predicted labels: use the labels y the loader yields"),
+        ("fisher_sum", {k: (g ** 2).sum(0) for k, g in grads.items()},
+         f"it equals the sum over the {n} samples: divide by the number of samples N"),
+        ("fisher_per_batch_mean", {k: (g ** 2).sum(0) / len(chunks) for k, g in grads.items()},
+         f"it equals the sum divided by the number of batches ({len(chunks)}): divide by the number of samples N ({n})"),
+        ("fisher_not_squared", {k: g.mean(0) for k, g in grads.items()}, "the gradients are not squared"),
+        ("fisher_abs", {k: np.abs(g).mean(0) for k, g in grads.items()},
+         "it equals the mean of absolute gradients: square them instead"),
+        ("fisher_first_batch", {k: (g[chunks[0]] ** 2).mean(0) for k, g in grads.items()},
+         "it equals the Fisher of the first batch alone: average over all samples the loader yields"),
+        ("fisher_prob_not_log", {k: ((scale(prob_y, k) * g) ** 2).mean(0) for k, g in grads.items()},
+         "it equals the squared gradient of the probability p(y|x), not of its log: differentiate log_softmax"),
+    ]
+
+
+def fisher_diagnosis(got, expected, state, x, y, batch_size):
+    found = [(k, t) for k, p, t in fisher_hypotheses(state, x, y, batch_size)
+             if same(got, p, state) and not same(expected, p, state)]
+    return diagnose(*found[0]) if len({k for k, _ in found}) == 1 else None
+
+
+def how_far(got, expected, state):
+    broken = [k for k in state if not np.all(np.isfinite(got[k]))]
+    if broken:
+        return f"{', '.join(broken)} contain NaN or inf"
+    worst = max(state, key=lambda k: float(np.abs(got[k] - expected[k]).max()))
+    scale = max(float(np.abs(expected[worst]).max()), 1e-12)
+    return f"{worst} is off by up to {fmt(float(np.abs(got[worst] - expected[worst]).max()) / scale)} of its largest entry"
 
 
 def fisher_values(run):
     """The Fisher of a hidden model and data equals the per-sample computation in eval mode, whether
-    the model was handed over in eval mode or in train mode (dropout active)."""
+    the model was handed over in eval mode (3 points) or in train mode with dropout active (2)."""
     state, x, y, batch_size = fisher_case()
     expected = numeric.small_net_fisher(state, x.astype(np.float64), y)
     claims = Claims()
-    _, got_eval = ask_fisher(run, state, x, y, batch_size, train_mode=False)
-    ok_eval = all(np.allclose(got_eval[k], expected[k], rtol=1e-3, atol=1e-8) for k in state)
-    claims.claim(3, ok_eval, "the Fisher of a model in eval mode is wrong: " + fisher_hint(got_eval, state, x, y, batch_size) + ".")
+    out_eval, got_eval = ask_fisher(run, state, x, y, batch_size, train_mode=False)
+    ok_eval = same(got_eval, expected, state)
+    moved = not all(np.array_equal(out_eval["state_after"][k], state[k]) for k in state)
+    why = None if ok_eval else (
+        diagnose("fisher_params_changed", "the model's parameters changed while fisher_diagonal ran (an optimizer "
+                 "step or an in-place update), so later gradients were taken elsewhere; compute gradients only")
+        if moved else fisher_diagnosis(got_eval, expected, state, x, y, batch_size))
+    claims.claim(3, ok_eval, "" if ok_eval else "the Fisher of a model in eval mode is wrong: "
+                 + how_far(got_eval, expected, state) + ((": " + why) if why else "") + ".")
     _, got_train = ask_fisher(run, state, x, y, batch_size, train_mode=True)
-    ok_train = all(np.allclose(got_train[k], expected[k], rtol=1e-3, atol=1e-8) for k in state)
-    claims.claim(2, ok_train or not ok_eval,
-                 "the Fisher changes when the model arrives in train mode: dropout was active. Call model.eval() "
-                 "before computing it (and restore the previous mode afterwards).")
+    ok_train = same(got_train, expected, state)
+    claims.claim(2, ok_train, "" if ok_train or not ok_eval else diagnose(
+        "fisher_train_mode", "the Fisher is right for a model in eval mode and wrong for the same model in train "
+        "mode: dropout was active. Switch to eval mode before computing it (and restore the previous mode after)."))
     return claims.outcome()
 
 
 def fisher_side_effects(run):
-    """Mode restored, parameters unchanged, returned tensors detached."""
+    """Mode restored, parameters unchanged, returned tensors detached; earned only when the Fisher's
+    values are right for the model in at least one mode."""
     state, x, y, batch_size = fisher_case()
+    expected = numeric.small_net_fisher(state, x.astype(np.float64), y)
     claims = Claims()
-    for mode in (True, False):
-        out, _ = ask_fisher(run, state, x, y, batch_size, train_mode=mode)
-        claims.claim(1, out["training_after"] == mode, "fisher_diagonal did not restore the model's previous mode: "
-                     "remember model.training before model.eval() and call model.train(previous) at the end.")
-        claims.claim(1, all(np.array_equal(out["state_after"][k], state[k]) for k in state),
-                     "fisher_diagonal changed the model's parameters: compute gradients only (no optimizer step, "
-                     "no in-place update).")
-        claims.claim(1, not out["requires_grad"], "the returned Fisher tensors still require grad: detach them.")
+    runs = [(mode,) + ask_fisher(run, state, x, y, batch_size, train_mode=mode) for mode in (True, False)]
+    substance = any(same(got, expected, state) for _, _, got in runs)
+    unearned = "mode, parameters and detaching earn points once the Fisher's values are right (see test 5.1)."
+    for mode, out, _ in runs:
+        claims.form(1, out["training_after"] == mode, diagnose(
+            "fisher_mode_not_restored", f"a model handed over in {'train' if mode else 'eval'} mode came back in "
+            f"{'train' if out['training_after'] else 'eval'} mode: remember model.training before switching to eval "
+            "mode and restore it at the end."), substance, unearned)
+        claims.form(1, all(np.array_equal(out["state_after"][k], state[k]) for k in state), diagnose(
+            "fisher_params_changed", "fisher_diagonal changed the model's parameters: compute gradients only (no "
+            "optimizer step, no in-place update)."), substance, unearned)
+        claims.form(1, not out["requires_grad"], diagnose(
+            "fisher_not_detached", "the returned Fisher tensors still require grad: detach them."), substance, unearned)
     return claims.outcome()
+
+
+def penalty_hypotheses(state, fisher, star, lam):
+    names = list(state)   # model.named_parameters() order: hidden.weight, hidden.bias, out.weight, out.bias
+    diff = {k: state[k].astype(np.float64) - star[k] for k in names}
+    f = {k: fisher[k].astype(np.float64) for k in names}
+    total = lambda term: lam / 2 * sum(term(k) for k in names)
+    return [
+        ("penalty_no_half", 2 * total(lambda k: (f[k] * diff[k] ** 2).sum()), "the factor 1/2 is missing"),
+        ("penalty_not_squared", total(lambda k: (f[k] * diff[k]).sum()), "theta - star is not squared"),
+        ("penalty_no_fisher", total(lambda k: (diff[k] ** 2).sum()), "the Fisher weights are missing (a plain L2 "
+                                                                     "penalty)"),
+        ("penalty_mean_fisher", total(lambda k: f[k].mean() * (diff[k] ** 2).sum()), "each parameter tensor is "
+         "weighted by its mean Fisher value: weight each element by its own Fisher value"),
+        ("penalty_mean", total(lambda k: (f[k] * diff[k] ** 2).mean()), "it averages over each tensor's elements: "
+                                                                        "sum them"),
+        ("penalty_sqrt_fisher", total(lambda k: (np.sqrt(f[k]) * diff[k] ** 2).sum()), "it weights by the square "
+                                                                                        "root of the Fisher"),
+        ("penalty_first_only", lam / 2 * (f[names[0]] * diff[names[0]] ** 2).sum(), "only the first parameter "
+         "tensor is counted: sum over all names"),
+    ]
 
 
 def penalty(run):
     """The penalty's value lam/2 sum F (theta - star)^2 and its gradient lam F (theta - star), with no
-    gradient into fisher or star, on hidden and generated models and strengths."""
+    gradient into fisher or star, on hidden and generated models and strengths. Where the gradient
+    goes is judged only when the value is right."""
     failures = []
 
     @HYPOTHESIS
@@ -97,25 +159,37 @@ def penalty(run):
         star = {k: (v + g.normal(0, 0.5, v.shape)).astype(np.float32) for k, v in state.items()}
         out = run("ewc_penalty", state=state, fisher=fisher, star=star, lam=lam)
         value = values(out["value"], "the penalty")
+        if value.size != 1:
+            failures.append(f"the penalty should be a 0-dim tensor, got shape {value.shape}.")
+            raise AssertionError
         diff = {k: state[k].astype(np.float64) - star[k] for k in state}
         expected = lam / 2 * sum((fisher[k] * diff[k] ** 2).sum() for k in state)
-        if value.size != 1 or not np.isclose(value.ravel()[0], expected, rtol=1e-4):
-            v = float(value.ravel()[0]) if value.size else float("nan")
-            why = ("the factor 1/2 is missing" if np.isclose(v, 2 * expected, rtol=1e-4) else
-                   "the difference is not squared" if np.isclose(v, lam / 2 * sum((fisher[k] * diff[k]).sum() for k in state), rtol=1e-4) else
-                   "the Fisher weights are missing" if np.isclose(v, lam / 2 * sum((diff[k] ** 2).sum() for k in state), rtol=1e-4) else
-                   "expected lam / 2 * sum fisher * (theta - star)^2 over all names")
-            failures.append(f"the penalty is {fmt(v)}, expected {fmt(expected)}: {why}." if value.size == 1 else
-                            f"the penalty should be a 0-dim tensor, got shape {value.shape}.")
+        v = float(value.ravel()[0])
+        if not np.isclose(v, expected, rtol=1e-4):
+            found = [(k, t) for k, p, t in penalty_hypotheses(state, fisher, star, lam)
+                     if np.isclose(v, p, rtol=1e-4) and not np.isclose(expected, p, rtol=1e-4)]
+            why = diagnose(*found[0]) if len(found) == 1 else None
+            failures.append(f"the penalty is {fmt(v)}, expected {fmt(expected)} (lam = {lam})"
+                            + ((": " + why) if why else "") + ".")
+            raise AssertionError
+        if not out.get("tensor", True):
+            failures.append(diagnose("penalty_no_gradient", "the penalty is a Python number, not a tensor, so no "
+                                     "gradient can reach the model's parameters: keep it a tensor (no .item() or float())."))
             raise AssertionError
         grads = out["grad"]
-        if grads is None or not all(grads.get(k) is not None and np.allclose(grads[k], lam * fisher[k] * diff[k], rtol=1e-3, atol=1e-6)
-                                    for k in state):
-            failures.append("the penalty's gradient w.r.t. the model's parameters should be lam * fisher * (theta - star)"
-                            + ("; no gradient reached them (build it from the model's parameters, not copies)." if grads is None else "."))
+        if grads is None:
+            failures.append(diagnose("penalty_no_gradient", "the penalty's value is right but no gradient reaches the "
+                                     "model's parameters: build it from model.named_parameters() (not .data, "
+                                     ".detach() or copies)."))
+            raise AssertionError
+        if not all(grads.get(k) is not None and np.allclose(grads[k], lam * fisher[k] * diff[k], rtol=1e-3, atol=1e-6)
+                   for k in state):
+            failures.append("the penalty's value is right but its gradient w.r.t. the model's parameters is not "
+                            "lam * fisher * (theta - star).")
             raise AssertionError
         if out["leak"]:
-            failures.append("gradient flows into fisher or star: detach them (they are constants of the penalty).")
+            failures.append(diagnose("penalty_leak", "gradient flows into fisher or star: they are constants of the "
+                                     "penalty (detach them)."))
             raise AssertionError
 
     try:

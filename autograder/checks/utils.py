@@ -1,24 +1,30 @@
 """Checks of utils.sample_gaussian. Correct code may draw its noise any legitimate way, so the
 distributional claims are statistical: each states the probability that a correct implementation
-fails it (all below 1e-7, so below 1e-6 together) and the smallest error it is built to catch."""
+fails it (all below 1e-8, so below 1e-7 together) and the smallest error it is built to catch.
+
+A cause is named only when the draws match what that mistake produces (its predicted variance in
+every column, an exact repetition, values confined to [0, 1), ...). Statistics that a scale or
+offset error also moves (fourth moment, correlations) are computed after removing each column's
+own mean and standard deviation, so a scale or offset error cannot be reported as non-Gaussian or
+dependent noise."""
 import math
 
 import numpy as np
 
-from autograder.selfcheck.expect import CheckFailed, Claims, fmt, values
+from autograder.selfcheck.expect import CheckFailed, Claims, Text, diagnose, fmt, values
 from .inputs import rng
 
 N_ROWS, N_COLS = 4000, 8          # 32,000 draws per call
 N = N_ROWS * N_COLS
 Z = 6.0                           # a 6-sigma bound: two-sided normal tail 2.0e-9
+V_COLS = np.array([0.04, 0.09, 0.25, 0.36, 2.25, 4.0, 6.25, 9.0])
 
 
 def mean_variance_inputs(dtype="float32"):
     """Each column has its own mean and a variance well away from 1 (so v, v^2, sqrt(v) and exp(v) differ)."""
     g = rng("sample_gaussian", "moments")
     m = np.repeat(g.uniform(-3, 3, (1, N_COLS)), N_ROWS, 0).astype(dtype)
-    v_cols = np.array([0.04, 0.09, 0.25, 0.36, 2.25, 4.0, 6.25, 9.0])
-    v = np.repeat(v_cols[None], N_ROWS, 0).astype(dtype)
+    v = np.repeat(V_COLS[None], N_ROWS, 0).astype(dtype)
     return m, v
 
 
@@ -26,103 +32,220 @@ def draws(run, dtype="float32"):
     m, v = mean_variance_inputs(dtype)
     out = run("sample_gaussian", m=m, v=v, seed=1234, gradient=True)
     z = values(out["z"], "z", m.shape)
+    if not np.all(np.isfinite(z)):
+        raise CheckFailed("z contains NaN or inf for finite m and positive v.")
     return m.astype(np.float64), v.astype(np.float64), z, out
 
 
+def sharing(d, v, m):
+    """A diagnosis when the noise d = z - m is visibly shared (exact equalities), else None."""
+    u = d / np.sqrt(v)
+    z = d + m
+    if np.ptp(z) == 0:
+        return Text(f"every element of z is {fmt(float(z.flat[0]))}: z does not follow m and carries no noise")
+    if not np.any(d):
+        return diagnose("sg_no_noise", "z equals m everywhere: no noise was added. Add sqrt(v) * eps with "
+                                       "eps drawn from a standard normal distribution")
+    if np.allclose(u, u.flat[0], rtol=1e-4, atol=1e-4):
+        return diagnose("sg_shared_all", "every element of z got the same noise value (one scalar draw): draw "
+                                         "one independent eps per element, with the full shape of m")
+    if np.allclose(u, u[:1], rtol=1e-4, atol=1e-4):
+        return diagnose("sg_shared_batch", "every row of the batch got the same noise: draw one independent eps per "
+                                           "element, with the full shape of m (not m[0] or m.shape[1:])")
+    if np.allclose(u, u[:, :1], rtol=1e-4, atol=1e-4):
+        return diagnose("sg_shared_row", "all elements of a row got the same noise: draw eps with the full shape of m")
+    return None
+
+
+def standardized(d):
+    """Each column of d minus its own mean, over its own standard deviation (None if a column is constant)."""
+    sd = d.std(0, ddof=1)
+    if np.any(sd == 0):
+        return None
+    return (d - d.mean(0)) / sd
+
+
+def looks_uniform(d):
+    """Confined to one interval of width sqrt(12) standard deviations, with the uniform's fourth moment."""
+    w = standardized(d)
+    return w is not None and np.abs(w).max() <= math.sqrt(3) * 1.05 and abs((w ** 4).mean() - 1.8) < 0.1
+
+
+UNIFORM = ("the noise is uniform (every value lies in one interval, fourth moment 1.8): eps must be standard "
+           "normal, e.g. torch.randn_like(m); torch.rand_like draws uniformly from [0, 1)")
+
+
+def end(text):
+    """text as a sentence (one final period)."""
+    return text if str(text).endswith(".") else text + "."
+
+
 def diagnose_variance(m, v, z):
-    """Name the likely mistake from the per-column variance of z around m."""
-    observed = ((z - m) ** 2).mean(0)
-    v_cols = v[0]
-    candidates = {
-        "the standard deviation sqrt(v) where the variance belongs (did you write m + v * eps? "
-        "v is already a variance: scale eps by sqrt(v))": v_cols ** 2,
-        "v as a log-variance (exp(v) or exp(v / 2)); v is a variance: scale eps by sqrt(v)": np.exp(v_cols),
-        "unscaled noise (m + eps): multiply eps by sqrt(v)": np.ones_like(v_cols),
-        "noise scaled by sqrt(v) / 2 (a stray factor 1/2?): the noise must be sqrt(v) * eps with eps ~ N(0, 1)": v_cols / 4,
-        "sqrt(v) as the variance (eps * v ** 0.25?)": np.sqrt(v_cols),
-    }
-    for mistake, variance in candidates.items():
-        if np.all(np.abs(observed / variance - 1) < 0.2):
-            return f"your samples have the variance of {mistake}"
-    return "scale standard normal noise by the standard deviation sqrt(v) (not by v, v ** 2 or exp(v))"
+    """The cause of a wrong variance when every column's variance matches one mistake's prediction, else None."""
+    d = z - m
+    shared = sharing(d, v, m)
+    if shared is not None:
+        return shared
+    if looks_uniform(d):
+        return diagnose("sg_uniform", UNIFORM)
+    ratio = d.var(0, ddof=1) / V_COLS                      # observed / expected variance, per column
+    hypotheses = [
+        ("sg_std_for_variance", V_COLS, "the variance of z is v ** 2, as from m + v * eps: v is already a "
+                                        "variance, so scale eps by the standard deviation sqrt(v)"),
+        ("sg_logvar", np.exp(V_COLS) / V_COLS, "the variance of z is exp(v), as from m + exp(v / 2) * eps: v is a "
+                                               "variance, not a log-variance; scale eps by sqrt(v)"),
+        ("sg_logvar", np.exp(2 * V_COLS) / V_COLS, "the variance of z is exp(2 v), as from m + exp(v) * eps: v is a "
+                                                   "variance, not a log-variance; scale eps by sqrt(v)"),
+        ("sg_unscaled", 1 / V_COLS, "the variance of z is 1 in every column, as from m + eps: scale eps by sqrt(v)"),
+        ("sg_v_squared", V_COLS ** 3, "the variance of z is v ** 4, as from m + v ** 2 * eps: scale eps by sqrt(v)"),
+        ("sg_fourth_root", V_COLS ** -0.5, "the variance of z is sqrt(v), as from m + v ** 0.25 * eps: scale eps "
+                                           "by sqrt(v)"),
+    ]
+    k2 = float(np.exp(np.log(ratio).mean()))
+    if abs(k2 - 1) > 0.1:
+        hypotheses.append(("sg_scaled", np.full(N_COLS, k2), f"the noise is {fmt(math.sqrt(k2))} sqrt(v) eps in every "
+                           f"column: a constant factor {fmt(math.sqrt(k2))} too many; z = m + sqrt(v) * eps"))
+    confirmed = [(key, text) for key, prediction, text in hypotheses
+                 if np.all(np.abs(ratio / prediction - 1) < 0.2) and not np.all(np.abs(1 / prediction - 1) < 0.2)]
+    if len(confirmed) == 1:
+        return diagnose(*confirmed[0])
+    return None
+
+
+def diagnose_mean(m, v, z):
+    d = z - m
+    shared = sharing(d, v, m)
+    if shared is not None:
+        return shared
+    if looks_uniform(d) and d.min() >= 0:
+        return diagnose("sg_uniform", UNIFORM)
+    col_mean, se = d.mean(0), d.std(0, ddof=1) / math.sqrt(N_ROWS)
+    c = float(np.average(col_mean, weights=1 / se ** 2))
+    if np.all(np.abs(col_mean - c) < Z * se) and abs(c) > Z * se.max():
+        return diagnose("sg_offset", f"z - m averages {fmt(c)} in every column: a constant was added to the sample; "
+                                     "z = m + sqrt(v) * eps with zero-mean eps")
+    return None
 
 
 def mean_and_variance(run):
     """z - m has mean 0 and variance v in every column.
 
     Standardized u = (z - m) / sqrt(v) of a correct sampler are iid N(0, 1) over N = 32,000 draws:
-    |mean(u)| < 6 / sqrt(N) and |mean(u^2) - 1| < 6 sqrt(2 / N) each fail with probability ~2e-9
-    (normal approximation; the chi-square's skew at N = 32,000 moves this by < 1e-9). Smallest error
-    caught: a mean offset of 0.034 sqrt(v), a variance off by 4.7%."""
+    |mean(u)| < 6 / sqrt(N) fails with probability 2e-9. The variance is measured around each
+    column's own mean (so an offset is not also reported as a wrong variance): the pooled
+    sum_c sum_r (d - mean_c)^2 / v_c / (N - 8) is chi-square(N - 8) / (N - 8), sd sqrt(2 / (N - 8)),
+    and |it - 1| < 6 sqrt(2 / N) fails with probability ~2e-9 (normal approximation; the skew at
+    N = 32,000 moves this by < 1e-9). Smallest error caught: a mean offset of 0.034 sqrt(v), a
+    variance off by 4.7%."""
     m, v, z, _ = draws(run)
-    u = (z - m) / np.sqrt(v)
+    d = z - m
+    u = d / np.sqrt(v)
     claims = Claims()
-    if not np.all(np.isfinite(z)):
-        raise CheckFailed("z contains NaN or inf for finite m and positive v")
-    mean_u, var_u = u.mean(), (u ** 2).mean()
-    claims.claim(1, abs(mean_u) < Z / math.sqrt(N),
-                 f"the mean of z should be m: (z - m) / sqrt(v) averages {fmt(mean_u)}, expected 0 "
-                 f"(within {fmt(Z / math.sqrt(N))}). Add zero-mean noise to m (torch.randn_like, not torch.rand_like).")
-    claims.claim(2, abs(var_u - 1) < Z * math.sqrt(2 / N),
-                 f"the variance of z should be v: observed/expected variance is {fmt(var_u)}, expected 1. "
-                 + diagnose_variance(m, v, z) + ".")
+    mean_u = u.mean()
+    ok_mean = abs(mean_u) < Z / math.sqrt(N)
+    claims.claim(1, ok_mean, "" if ok_mean else (
+        f"the mean of z should be m: (z - m) / sqrt(v) averages {fmt(mean_u)}, expected 0 (within "
+        f"{fmt(Z / math.sqrt(N))})" + ((": " + diagnose_mean(m, v, z)) if diagnose_mean(m, v, z) else "") + "."))
+    var_u = float((((d - d.mean(0)) ** 2).sum(0) / V_COLS).sum() / (N - N_COLS))
+    ok_var = abs(var_u - 1) < Z * math.sqrt(2 / N)
+    why = None if ok_var else diagnose_variance(m, v, z)
+    claims.claim(2, ok_var, "" if ok_var else (
+        f"the variance of z should be v: observed / expected variance is {fmt(var_u)} on average, expected 1"
+        + ((": " + why) if why else "") + "."))
     return claims.outcome()
 
 
 def gaussian_and_independent(run):
     """Gaussian noise, independent across elements and across calls, repeatable under manual_seed.
 
-    For iid N(0, 1) u: the fourth moment mean(u^4) has sd sqrt(96 / N) = 0.055, bound 6 sd ->
-    false failure ~2e-9, catches uniform noise (1.8). Correlations between neighbouring rows, between
-    neighbouring columns, and between two consecutive calls have sd 1 / sqrt(N), bound 6 / sqrt(N) =
-    0.034 -> each false failure ~2e-9; they catch noise shared across the batch or reused between calls.
-    Re-seeding must reproduce z exactly (a deterministic property: no false failures)."""
+    Every statistic is computed on w, each column of z - m minus its own mean over its own standard
+    deviation, so that an offset or a scale error (test 1.2) moves none of them. For a correct
+    sampler: the fourth moment mean(w^4) (a sample kurtosis) has sd sqrt(24 / N) = 0.027; the bound
+    6 sqrt(96 / N) = 0.33 is 12 sd -> false failure < 1e-12; it catches uniform noise (1.8) and any
+    kurtosis off by 0.33. Correlations between neighbouring rows, between neighbouring columns, and
+    between two consecutive calls have sd 1 / sqrt(N'), bound 6 / sqrt(N') (0.034 for calls, 0.036
+    for rows and columns) -> each false failure ~2e-9; they catch noise shared across the batch,
+    a row, or reused between calls. Re-seeding must reproduce z exactly (a deterministic property:
+    no false failures)."""
     m, v, z, out = draws(run)
-    u = (z - m) / np.sqrt(v)
-    u_next = (values(out["z_next"], "z from a second call", m.shape) - m) / np.sqrt(v)
+    z_next = values(out["z_next"], "z from a second call", m.shape)
+    d, d_next = z - m, z_next - m
+    w, w_next = standardized(d), standardized(d_next)
+    shared = sharing(d, v, m)
     claims = Claims()
-    fourth = (u ** 4).mean()
-    claims.claim(2, abs(fourth - 3) < Z * math.sqrt(96 / N),
-                 f"the noise is not Gaussian: its standardized fourth moment is {fmt(fourth)}, expected 3 "
-                 "(uniform noise gives 1.8). Draw eps with torch.randn_like(m).")
-    bound = Z / math.sqrt(N_ROWS * (N_COLS - 1))
-    corr = lambda a, b: float(np.corrcoef(a.ravel(), b.ravel())[0, 1]) if a.std() > 0 and b.std() > 0 else 1.0
-    claims.claim(2, abs(corr(u[1:], u[:-1])) < bound,
-                 "the noise is shared across the batch: neighbouring rows of z are correlated "
-                 f"({fmt(corr(u[1:], u[:-1]))}). Draw one independent eps per element, with the full shape of m.")
-    claims.claim(1, abs(corr(u[:, 1:], u[:, :-1])) < bound,
-                 "the noise is shared across elements of a row: draw eps with the full shape of m.")
-    claims.claim(2, abs(corr(u, u_next)) < Z / math.sqrt(N),
-                 f"two consecutive calls return correlated noise (correlation {fmt(corr(u, u_next))}; 1 means the same "
-                 "noise): do not call torch.manual_seed, create a torch.Generator or cache eps inside sample_gaussian; "
-                 "draw fresh noise from the default generator on every call.")
+    if w is None:     # a column without any variation: nothing Gaussian or independent about it
+        message = end(shared) if shared is not None else "some column of z - m is constant: the noise does not vary."
+        for weight in (2, 2, 1, 2):
+            claims.fail(weight, message)
+    else:
+        fourth = float((w ** 4).mean())
+        ok = abs(fourth - 3) < Z * math.sqrt(96 / N)
+        claims.claim(2, ok, "" if ok else (end(diagnose("sg_uniform", UNIFORM)) if looks_uniform(d) else
+                     f"the noise is not Gaussian: its standardized fourth moment is {fmt(fourth)}, expected 3 "
+                     f"(within {fmt(Z * math.sqrt(96 / N))})."))
+        bound = Z / math.sqrt(N_ROWS * (N_COLS - 1))
+        corr = lambda a, b: float(np.mean(a * b) / math.sqrt(np.mean(a * a) * np.mean(b * b)))
+        rows, cols = corr(w[1:], w[:-1]), corr(w[:, 1:], w[:, :-1])
+        claims.claim(2, abs(rows) < bound, "" if abs(rows) < bound else (
+            end(shared) if shared else f"neighbouring rows of z are correlated ({fmt(rows)}, expected 0 within {fmt(bound)}): the "
+                      "noise of different batch elements must be independent."))
+        claims.claim(1, abs(cols) < bound, "" if abs(cols) < bound else (
+            end(shared) if shared else f"neighbouring elements of a row of z are correlated ({fmt(cols)}, expected 0 within "
+                      f"{fmt(bound)}): draw eps with the full shape of m"))
+        if w_next is None:
+            claims.fail(2, "the second call's noise does not vary down a column.")
+        else:
+            calls = corr(w, w_next)
+            same = np.array_equal(z, z_next)
+            ok = abs(calls) < Z / math.sqrt(N)
+            claims.claim(2, ok, "" if ok else diagnose("sg_same_each_call", "two consecutive calls return exactly "
+                         "the same z: do not call torch.manual_seed, create a seeded torch.Generator or cache eps "
+                         "inside sample_gaussian; draw fresh noise from the default generator on every call.") if same
+                         else f"two consecutive calls return correlated noise (correlation {fmt(calls)}, expected 0 "
+                              f"within {fmt(Z / math.sqrt(N))}).")
     reseeded = values(out["z_reseeded"], "z after torch.manual_seed", m.shape)
-    claims.claim(1, np.array_equal(reseeded, z),
-                 "z is not repeatable: after torch.manual_seed with the same seed it changed. Draw the noise from "
-                 "torch's default generator (torch.randn_like), not numpy or Python's random.")
+    claims.claim(1, np.array_equal(reseeded, z), diagnose(
+        "sg_not_default_generator", "z is not repeatable: after torch.manual_seed with the same seed it changed, so "
+        "the noise does not come from torch's default generator (numpy or Python's random do not follow "
+        "torch.manual_seed); use torch.randn_like(m)."))
     return claims.outcome()
 
 
 def reparameterization_gradient(run):
-    """dz/dm = 1 and dz/dv = eps / (2 sqrt(v)) = (z - m) / (2 v); deterministic, no false failures."""
+    """dz/dm = 1 and dz/dv = eps / (2 sqrt(v)) = (z - m) / (2 v); deterministic, no false failures.
+    A wrong dz/dv is explained only when it equals what the scale s(v) of one mistake gives for the
+    same draws (dz/dv = s'(v) / s(v) * (z - m))."""
     m, v, z, out = draws(run)
-    if out["grad_m"] is None and out["grad_v"] is None:
-        raise CheckFailed("z carries no gradient to m or v: it is not a reparameterized sample (the "
-                          "reparameterization trick). Build it as "
-                          "m + sqrt(v) * eps from differentiable operations (no .detach(), no torch.normal(m, std), "
-                          "no numpy).")
+    nothing = lambda g: g is None or not np.any(g)
+    if nothing(out["grad_m"]) and nothing(out["grad_v"]):
+        raise CheckFailed(diagnose("sg_no_gradient", "z carries no gradient to m or v: it is not a reparameterized "
+                                   "sample. Build it as m + sqrt(v) * eps from differentiable operations (no .detach(), "
+                                   "no torch.normal(m, std), no .sample(), no numpy)."))
     claims = Claims()
     gm = out["grad_m"]
     claims.claim(1, gm is not None and np.allclose(gm, 1.0, rtol=1e-4, atol=1e-5),
-                 "dz/dm should be 1 for every element (z = m + noise, the reparameterization trick): "
-                 + ("no gradient reached m." if gm is None else f"observed a median of {fmt(float(np.median(gm)))}."))
+                 "dz/dm should be 1 for every element (z = m + noise): "
+                 + (diagnose("sg_no_gradient_m", "no gradient reached m: build z from m with differentiable operations.")
+                    if nothing(gm) else f"observed a median of {fmt(float(np.median(gm)))}."))
     gv = out["grad_v"]
-    expected = (z - m) / (2 * v)
+    d = z - m
+    expected = d / (2 * v)
     ok = gv is not None and np.allclose(gv, expected, rtol=1e-3, atol=1e-4)
-    hint = "no gradient reached v." if gv is None else (
-        "it looks like v is used as a standard deviation (dz/dv = eps)." if np.allclose(gv, (z - m) / np.sqrt(v), rtol=1e-3, atol=1e-4)
-        else "make the noise term sqrt(v) * eps with eps drawn independently of v.")
-    claims.claim(1, ok, "dz/dv should be eps / (2 sqrt(v)) = (z - m) / (2 v): " + hint)
+    match = lambda a, b: np.allclose(a, b, rtol=1e-3, atol=1e-4)
+    why = None
+    if gv is not None and not ok:
+        hypotheses = [("sg_std_for_variance", d / v, "dz/dv = (z - m) / v, as for z = m + v * eps: scale eps by sqrt(v)"),
+                      ("sg_logvar", d / 2, "dz/dv = (z - m) / 2, as for z = m + exp(v / 2) * eps: v is a variance"),
+                      ("sg_logvar", d, "dz/dv = z - m, as for z = m + exp(v) * eps: v is a variance"),
+                      ("sg_v_squared", 2 * d / v, "dz/dv = 2 (z - m) / v, as for z = m + v ** 2 * eps"),
+                      ("sg_fourth_root", d / (4 * v), "dz/dv = (z - m) / (4 v), as for z = m + v ** 0.25 * eps"),
+                      ("sg_unscaled", np.zeros_like(d), "dz/dv = 0, as for z = m + eps: the noise must be scaled by sqrt(v)")]
+        confirmed = [(k, t) for k, p, t in hypotheses if match(gv, p) and not match(expected, p)]
+        if gm is None or not np.allclose(gm, 1.0, rtol=1e-4, atol=1e-5):
+            confirmed = []        # the hypotheses are of the form m + s(v) * eps
+        why = diagnose(*confirmed[0]) if len(confirmed) == 1 else None
+    claims.claim(1, ok, "dz/dv should be eps / (2 sqrt(v)) = (z - m) / (2 v): " + (
+        "no gradient reached v." if gv is None else (end(why) if why else
+                                                     f"observed {fmt(float(np.median(gv / np.where(expected == 0, 1, expected))))} "
+                                                     "times that (median).")))
     return claims.outcome()
-
-

@@ -1,12 +1,191 @@
-"""Judge-side vocabulary of a check: outcomes, errors, claims with weights, numeric comparisons.
+"""Judge-side vocabulary of a check: outcomes, errors, claims with weights, diagnoses, comparisons.
 
 A check is `check(run) -> Outcome | None`. It states claims about what `run(probe, **inputs)`
 returns; each claim has a weight, and the fraction of the weight that holds is the test's score.
-Messages say what was expected, what was observed, and the likely mistake; never hidden inputs.
+Messages say what was expected, what was observed and by how much it is off; they name a cause
+only through `diagnose(key, text)`, and only when the evidence identifies it (the output matches
+what that mistake would produce on the same inputs, and not the correct output). Never hidden inputs.
+
+Every named cause has a key of DIAGNOSES. The key travels with the message (`Text.keys`, invisible
+to students) and is noted by `recording()`, which is how the accuracy audit measures precision and
+recall of the feedback without parsing English.
 """
+import contextlib
 import math
+import sys
 
 import numpy as np
+
+# The vocabulary of causes a message may name: key -> what it means. One place, so that the corpus
+# (tests/corpus/accuracy/*.yaml `key:`) and the checks speak the same words.
+DIAGNOSES = {
+    # utils.sample_gaussian
+    "sg_std_for_variance": "v used as the standard deviation (m + v * eps)",
+    "sg_logvar": "v used as a log-variance or log-std (exp(v / 2) or exp(v))",
+    "sg_unscaled": "noise not scaled (m + eps)",
+    "sg_v_squared": "noise scaled by v ** 2",
+    "sg_fourth_root": "noise scaled by v ** 0.25",
+    "sg_scaled": "noise scaled by a constant factor k * sqrt(v)",
+    "sg_offset": "a constant offset added to z",
+    "sg_uniform": "uniform noise (rand_like) in place of standard normal noise",
+    "sg_shared_batch": "one noise draw shared by every row of the batch",
+    "sg_shared_row": "one noise draw shared by every element of a row",
+    "sg_shared_all": "one scalar noise value shared by every element",
+    "sg_no_noise": "z equals m: no noise at all",
+    "sg_same_each_call": "every call returns the same noise (a seed or generator inside)",
+    "sg_not_default_generator": "noise not from torch's default generator (manual_seed does not repeat it)",
+    "sg_no_gradient": "z carries no gradient to m and v (not reparameterized)",
+    "sg_no_gradient_m": "no gradient reaches m (m detached)",
+    "sg_inputs_modified": "m or v modified in place",
+    "sg_dtype": "z does not keep m's dtype",
+    # models/vae.py
+    "vae_batch_sum": "kl and rec summed over the batch",
+    "vae_rec_batch_sum": "rec summed over the batch, kl averaged",
+    "vae_kl_batch_sum": "kl summed over the batch, rec averaged",
+    "vae_kl_reversed": "KL(p || q) in place of KL(q || p)",
+    "vae_kl_sign": "the KL's sign flipped",
+    "vae_rec_sign": "rec = +log p(x|z)",
+    "vae_nelbo_kl_minus_rec": "nelbo = kl - rec",
+    "vae_order": "kl and rec returned in swapped order",
+    "vae_kl_latent_mean": "KL averaged over latent dimensions",
+    "vae_kl_logvar": "KL written for v as a log-variance",
+    "vae_kl_std": "KL written for v as a standard deviation",
+    "vae_kl_half": "KL without its factor 1/2",
+    "vae_decode_mean": "rec decodes the mean m, not a sample",
+    "vae_std_into_sampler": "sqrt(v) passed to sample_gaussian, which takes the variance",
+    "vae_sigmoid_twice": "probabilities passed where logits are expected",
+    "vae_rec_pixel_mean": "rec averaged over pixels",
+    "vae_sampler_calls": "ut.sample_gaussian called more than once or never",
+    "vae_rec_no_encoder_gradient": "no gradient of rec reaches the encoder (z detached)",
+    "vae_not_differentiable": "nelbo carries no gradient",
+    # models/gan.py
+    "gan_sum": "a sum where the mean belongs",
+    "gan_sign": "the loss's sign flipped",
+    "gan_d_swapped": "real and fake logits in swapped roles",
+    "gan_minimax_is_nonsat": "the non-saturating loss written for the minimax one",
+    "gan_nonsat_is_minimax": "the minimax loss written for the non-saturating one",
+    "gan_one_minus_h": "log(1 - D) written as logsigmoid(1 - h)",
+    "gan_half": "a stray factor 1/2",
+    "gan_d_real_only": "the discriminator loss without its fake term",
+    "gan_bce_zero_targets": "BCE against zeros where the generator's targets are ones",
+    "gan_unstable": "not finite at large logits (log of sigmoid)",
+    "gan_step_swapped": "(g_loss, d_loss) returned in place of (d_loss, g_loss)",
+    "gan_step_d_args_swapped": "discriminator_loss called with fake and real swapped",
+    "gan_step_minimax": "the minimax generator loss in GAN.loss_nonsaturating",
+    "gan_step_no_detach": "d_loss sends gradient into the generator",
+    "gan_step_detached_g": "g_loss sends no gradient into the generator",
+    "gan_step_fresh_z": "more than one z drawn per call",
+    # diffusion.py
+    "ab_cumprod_betas": "cumulative product of betas, not of 1 - betas",
+    "ab_alpha_t": "1 - beta_t without the cumulative product",
+    "ab_cumsum": "a cumulative sum in place of a cumulative product",
+    "ab_shifted": "alpha_bars shifted by one (alpha_bar_0 at index 0)",
+    "fwd_alpha_t": "alpha_t = 1 - beta_t used in place of alpha_bar_t",
+    "fwd_off_by_one": "alpha_bar_{t+1} used for time t",
+    "fwd_mean_no_sqrt": "the mean scales x0 by alpha_bar_t, not its square root",
+    "fwd_var_sqrt": "the variance returned as a standard deviation",
+    "post_swapped": "the x0 and x_t coefficients swapped",
+    "post_typo_ab_prev": "the printed typo: sqrt(alpha_bar_{t-1}) in the x_t coefficient",
+    "post_ab_t_in_xt": "sqrt(alpha_bar_t) in the x_t coefficient",
+    "post_var_no_beta": "the variance without its factor beta_t",
+    "post_off_by_one": "alpha_bar indexed one step late (alpha_bar_t for alpha_bar_{t-1})",
+    "post_t1_wraps": "at t = 1, alpha_bar_{t-1} read from index -1 (the last element)",
+    "post_t1_nan": "NaN or inf at t = 1 (a division by 1 - alpha_bar_0 = 0)",
+    "dtype_not_kept": "the output's dtype is not the input's",
+    "index_past_end": "an index past the end at t = T (time used as a 0-based index)",
+    # ewc.py
+    "fisher_batch_square": "the square of a batch gradient, not per-sample squares",
+    "fisher_predicted_label": "the Fisher at the predicted label, not the true one",
+    "fisher_sum": "a sum over samples, not the mean",
+    "fisher_per_batch_mean": "divided by the number of batches, not of samples",
+    "fisher_not_squared": "gradients not squared",
+    "fisher_abs": "absolute values in place of squares",
+    "fisher_first_batch": "only the first batch used",
+    "fisher_prob_not_log": "the gradient of the probability, not of its log",
+    "fisher_train_mode": "the Fisher computed with dropout active (train mode)",
+    "fisher_mode_not_restored": "the model's previous mode not restored",
+    "fisher_params_changed": "the model's parameters changed",
+    "fisher_not_detached": "the returned tensors require grad",
+    "fisher_missing_keys": "entries missing from the returned dict",
+    "penalty_no_half": "the penalty without its factor 1/2",
+    "penalty_not_squared": "(theta - star) not squared",
+    "penalty_no_fisher": "no Fisher weights (plain L2)",
+    "penalty_mean_fisher": "the mean Fisher in place of element-wise weights",
+    "penalty_mean": "a mean over elements in place of the sum",
+    "penalty_sqrt_fisher": "weighted by the square root of the Fisher",
+    "penalty_first_only": "only one parameter tensor summed",
+    "penalty_no_gradient": "no gradient reaches the model's parameters",
+    "penalty_leak": "gradient flows into fisher or star",
+    # any file
+    "not_written": "the function still raises NotImplementedError",
+}
+
+
+class Text(str):
+    """A message (plain English to students) with the keys of the causes it names."""
+
+    def __new__(cls, text, keys=()):
+        self = super().__new__(cls, text)
+        self.keys = frozenset(keys) | keys_of(text)
+        return self
+
+    def __add__(self, other):
+        return Text(str(self) + str(other), self.keys | keys_of(other))
+
+    def __radd__(self, other):
+        return Text(str(other) + str(self), keys_of(other) | self.keys)
+
+
+def keys_of(x):
+    return getattr(x, "keys", frozenset()) if isinstance(x, Text) else frozenset()
+
+
+def diagnose(key, text):
+    """A sentence naming a cause the evidence confirmed; `key` must be in DIAGNOSES."""
+    if key not in DIAGNOSES:
+        raise KeyError(f"unknown diagnosis key {key!r}: add it to expect.DIAGNOSES")
+    return Text(text, {key})
+
+
+def join(*parts):
+    """Concatenate parts (str or Text), keeping their keys."""
+    out = Text("")
+    for p in parts:
+        if p:
+            out = out + p
+    return out
+
+
+# --- what the audit observes: the keys named and the claims decided --------------------------------
+
+_RECORDS = []
+
+
+@contextlib.contextmanager
+def recording():
+    """Collect, while open, the keys of the causes named to the student and every claim's verdict
+    ((file, line) of the claim, held). Used by the accuracy audit; no effect on grading."""
+    record = {"keys": set(), "claims": []}
+    _RECORDS.append(record)
+    try:
+        yield record
+    finally:
+        _RECORDS.remove(record)
+
+
+def _note_keys(keys):
+    for record in _RECORDS:
+        record["keys"].update(keys)
+
+
+def _note_claim(site, holds):
+    for record in _RECORDS:
+        record["claims"].append((site, bool(holds)))
+
+
+def _site(depth=2):
+    frame = sys._getframe(depth)
+    return f"{frame.f_code.co_filename.rsplit('/', 2)[-2]}/{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
 
 
 class StudentError(Exception):
@@ -14,13 +193,19 @@ class StudentError(Exception):
 
 
 class CheckFailed(Exception):
-    """A claim that fails the whole test."""
+    """A claim that fails the whole test (its keys are noted when it is raised to the judge)."""
+
+    def __init__(self, message, keys=()):
+        super().__init__(message)
+        self.keys = frozenset(keys) | keys_of(message)
+        _note_keys(self.keys)
 
 
 class Outcome:
-    def __init__(self, fraction, message):
+    def __init__(self, fraction, message, keys=()):
         self.fraction = max(0.0, min(1.0, float(fraction)))
         self.message = message
+        self.keys = frozenset(keys) | keys_of(message)
 
     def __repr__(self):
         return f"Outcome({self.fraction:.3f}, {self.message!r})"
@@ -32,17 +217,38 @@ class Claims:
     def __init__(self):
         self.held, self.failed = [], []
 
-    def claim(self, weight, holds, message):
+    def claim(self, weight, holds, message, site=None):
+        holds = bool(holds)
+        _note_claim(site or _site(), holds)
         (self.held if holds else self.failed).append((weight, message))
-        return bool(holds)
+        return holds
+
+    def fail(self, weight, message):
+        """A loss that is not a claim about the function's behaviour (it raised, is not written yet, returned
+        the wrong kind of object): recorded as failed, without a claim site for the audit."""
+        self.failed.append((weight, message))
+        return False
+
+    def form(self, weight, holds, message, substance, unearned):
+        """A claim about form (shape, dtype, side effects, stability): it earns its weight only when
+        `substance` holds (the function's values are right somewhere); otherwise it fails with
+        `unearned` (what is wrong with the values), whatever the form."""
+        site = _site()
+        if not substance:
+            _note_claim(site, False)
+            self.failed.append((weight, unearned))
+            return False
+        return self.claim(weight, holds, message, site=site)
 
     def outcome(self):
         if not self.failed:
             return None
         total = sum(w for w, _ in self.held) + sum(w for w, _ in self.failed)
         fraction = sum(w for w, _ in self.held) / total
-        messages = list(dict.fromkeys(m for _, m in self.failed))   # each mistake once
-        return Outcome(fraction, "\n".join(f"- {m}" for m in messages))
+        messages = list(dict.fromkeys(m for _, m in self.failed if m))   # each mistake once
+        keys = frozenset().union(*(keys_of(m) for m in messages))
+        _note_keys(keys)
+        return Outcome(fraction, Text("\n".join(f"- {m}" for m in messages), keys))
 
 
 def values(x, what, shape=None):
@@ -60,26 +266,53 @@ def values(x, what, shape=None):
 def scalar(x, what):
     a = values(x, what)
     if a.size != 1:
-        raise CheckFailed(f"{what}: expected a 0-dim tensor (one number), got shape {tuple(a.shape)}; "
-                          "did you forget to average over the batch?")
+        raise CheckFailed(f"{what}: expected a 0-dim tensor (one number), got shape {tuple(a.shape)}")
     return float(a.reshape(()))
 
 
 def close(observed, expected, rtol=1e-5, atol=1e-6):
     o, e = np.asarray(observed, np.float64), np.asarray(expected, np.float64)
-    return o.shape == e.shape and bool(np.all(np.isfinite(o) == np.isfinite(e))) and bool(
+    try:
+        o, e = np.broadcast_arrays(o, e)
+    except ValueError:
+        return False
+    return bool(np.all(np.isfinite(o) == np.isfinite(e))) and bool(
         np.allclose(o, e, rtol=rtol, atol=atol, equal_nan=False))
-
-
-def ratio(observed, expected):
-    """observed / expected for scalars (or medians of arrays), for recognizing a mistake's pattern."""
-    o, e = float(np.median(np.asarray(observed, np.float64))), float(np.median(np.asarray(expected, np.float64)))
-    return o / e if e != 0 and math.isfinite(o) and math.isfinite(e) else float("nan")
 
 
 def near(x, target, rel=1e-3):
     return math.isfinite(x) and abs(x - target) <= rel * max(1.0, abs(target))
 
 
+def identify(observed, correct, hypotheses, match):
+    """The one hypothesis the observation confirms, or None.
+
+    `hypotheses`: {key: (prediction, text)}: what each suspected mistake would produce on the same
+    inputs. A hypothesis is confirmed when `match(observed, prediction)` holds and its prediction is
+    not also the correct output (there the mistake is invisible). When several are confirmed the
+    evidence does not decide between them, and nothing is named."""
+    confirmed = []
+    for key, (prediction, text) in hypotheses.items():
+        try:
+            if prediction is None or match(correct, prediction) or not match(observed, prediction):
+                continue
+        except (ValueError, FloatingPointError):
+            continue
+        confirmed.append((key, text))
+    if len(confirmed) != 1:
+        return None
+    key, text = confirmed[0]
+    return diagnose(key, text)
+
+
 def fmt(x):
     return f"{x:.6g}"
+
+
+def off_by(observed, expected):
+    """'off by a factor 2.01' / 'off by 0.35': how far an observed number is from the expected one."""
+    if not (math.isfinite(observed) and math.isfinite(expected)):
+        return f"got {fmt(observed)}, expected {fmt(expected)}"
+    if expected != 0 and observed != 0 and np.sign(observed) == np.sign(expected):
+        return f"got {fmt(observed)}, expected {fmt(expected)} (a factor {fmt(observed / expected)})"
+    return f"got {fmt(observed)}, expected {fmt(expected)} (a difference of {fmt(observed - expected)})"

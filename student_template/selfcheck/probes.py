@@ -57,14 +57,16 @@ def sample_gaussian(hw, m, v, seed=0, gradient=True):
     """z from two consecutive calls, z again after re-seeding, and d(sum z)/dm, d(sum z)/dv."""
     hw.require("utils.py")
     f = hw.utils.sample_gaussian
-    mt = torch.tensor(m, requires_grad=gradient)
+    fresh = lambda: (torch.tensor(m), torch.tensor(v))   # each call its own inputs: one that modifies them
+    mt = torch.tensor(m, requires_grad=gradient)          # in place cannot change what the next call sees
     vt = torch.tensor(v, requires_grad=gradient)
     torch.manual_seed(seed)
     z1 = f(mt, vt)
-    z2 = f(mt, vt)
+    z = array(z1, "z")                                    # copied now: z1 may be m itself, changed later
+    z2 = array(f(*fresh()), "z")
     torch.manual_seed(seed)
-    z3 = f(mt, vt)
-    out = {"z": array(z1, "z"), "z_next": array(z2, "z"), "z_reseeded": array(z3, "z"),
+    z3 = array(f(*fresh()), "z")
+    out = {"z": z, "z_next": z2, "z_reseeded": z3,
            "dtype": str(z1.dtype).replace("torch.", ""), "shape": list(z1.shape),
            "m_after": array(mt, "m"), "v_after": array(vt, "v"), "grad_m": None, "grad_v": None}
     if gradient and z1.requires_grad:
@@ -108,8 +110,8 @@ def vae_model(hw, z_dim, state=None):
 
 
 @probe
-def vae_bound(hw, state, z_dim, x, eps):
-    """nelbo, kl, rec of the student's bound with a controlled sample, and their gradients."""
+def vae_bound(hw, state, z_dim, x, eps, gradients=True):
+    """nelbo, kl, rec of the student's bound with a controlled sample, and (if asked) their gradients."""
     hw.require("models/vae.py")
     model = vae_model(hw, z_dim, state)
     with controlled_sampler(hw, eps) as calls:
@@ -119,7 +121,7 @@ def vae_bound(hw, state, z_dim, x, eps):
     for label, value in zip(("nelbo", "kl", "rec"), result):
         out[label] = array(value, label)
         out[f"{label}_grad"] = None
-        if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
+        if gradients and isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
             grads = torch.autograd.grad(value.sum(), list(named.values()), allow_unused=True, retain_graph=True)
             out[f"{label}_grad"] = {n: grad_array(g) for n, g in zip(named, grads)}
     return out
@@ -179,7 +181,7 @@ def gan_losses(hw, real, fake):
 
 @probe
 def gan_step(hw, state, z_dim, x_real, seed):
-    """d_loss, g_loss of GAN.loss_nonsaturating and where their gradients go."""
+    """d_loss, g_loss of GAN.loss_nonsaturating, the z the generator saw, and where the gradients go."""
     hw.require("models/gan.py")
     model = hw.gan.GAN(z_dim=z_dim)
     model.load_state_dict({k: torch.tensor(a) for k, a in state.items()})
@@ -198,7 +200,8 @@ def gan_step(hw, state, z_dim, x_real, seed):
     for z in seen:
         if not any(z.shape == d.shape and np.array_equal(z, d) for d in distinct):
             distinct.append(z)
-    out = {"d_loss": array(d_loss, "d_loss"), "g_loss": array(g_loss, "g_loss"), "distinct_z": len(distinct)}
+    out = {"d_loss": array(d_loss, "d_loss"), "g_loss": array(g_loss, "g_loss"), "distinct_z": len(distinct),
+           "z": distinct[0] if distinct else None}   # the judge predicts suspected mistakes from it
     groups = {"g": list(model.g.parameters()), "d": list(model.d.parameters())}
     for label, loss in (("d_loss", d_loss), ("g_loss", g_loss)):
         for group, params in groups.items():
@@ -312,7 +315,9 @@ def ewc_penalty(hw, state, fisher, star, lam):
     f = tensors(fisher, requires_grad=True)
     s = tensors(star, requires_grad=True)
     value = hw.ewc.ewc_penalty(model, f, s, float(lam))
-    out = {"value": array(value, "the penalty"), "grad": None, "leak": False}
+    if type(value) in (int, float):   # a Python number (e.g. from .item()): the judge says why that fails
+        return {"value": np.array(float(value)), "tensor": False, "grad": None, "leak": False}
+    out = {"value": array(value, "the penalty"), "tensor": True, "grad": None, "leak": False}
     if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
         params = dict(model.named_parameters())
         leaves = list(params.values()) + list(f.values()) + list(s.values())

@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 REFERENCE = REPO / "reference"
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(REPO))
 from apply import GRADED_FILES, apply_variant, extract_region, find_region, load_variants  # noqa: E402
 
 SUPPORT_FILES = ("models/__init__.py", "models/nns.py")
@@ -122,6 +123,8 @@ def check_sample_gaussian(mod, ref, c: Checker):
         c.need(abs(kurt - 3) < 0.15, f"{tag} non-Gaussian noise (kurtosis {kurt:.2f})")
         c.need(eps.std(dim=0).mean().item() > 0.9, f"{tag} noise shared across the batch")
         c.need(eps.std(dim=1).mean().item() > 0.9, f"{tag} noise shared within a row")
+        rows = torch.corrcoef(torch.stack([eps[1:].reshape(-1), eps[:-1].reshape(-1)]))[0, 1].item()
+        c.need(abs(rows) < 0.02, f"{tag} neighbouring rows correlated ({rows:.3f})")
         # reparameterization gradient
         if c.need(z.requires_grad, f"{tag} no gradient"):
             w = torch.randn(z.shape, generator=g, dtype=dtype)
@@ -463,6 +466,13 @@ def main(argv=None) -> int:
             bad_schema.append(f"{v['name']}: correct variant with hints")
         if v.get("kind") == "wrong" and not (1 <= len(v.get("hints") or []) <= 3):
             bad_schema.append(f"{v['name']}: wrong variant needs 1-3 hints")
+        if v.get("kind") == "wrong" and not isinstance(v.get("keys"), list):
+            bad_schema.append(f"{v['name']}: wrong variant needs keys: [...] (the causes its feedback may name)")
+        if v.get("kind") == "correct" and v.get("keys"):
+            bad_schema.append(f"{v['name']}: correct variant with keys")
+        from autograder.selfcheck.expect import DIAGNOSES
+        if any(k not in DIAGNOSES for k in v.get("keys") or []):
+            bad_schema.append(f"{v['name']}: keys not in autograder/selfcheck/expect.py DIAGNOSES")
         if v.get("function") not in CHECKS:
             bad_schema.append(f"{v['name']}: unknown function {v.get('function')}")
         elif FUNCTION_FILES[v["function"]] != v["file"]:

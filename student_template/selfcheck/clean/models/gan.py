@@ -1,0 +1,66 @@
+"""The generative adversarial network and its losses.
+
+Discriminator outputs are LOGITS h, with D(x) = sigmoid(h). Each loss averages over all elements,
+returns a 0-dim tensor, and must stay finite and accurate for logits as large as |h| = 1e4: write it
+with F.logsigmoid, F.softplus or F.binary_cross_entropy_with_logits, never log(sigmoid(h)).
+
+Graded: the three losses and `GAN.loss_nonsaturating`. The rest is provided.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models import nns
+
+
+def discriminator_loss(logits_real, logits_fake):
+    """-mean log D(x_real) - mean log(1 - D(G(z))), from the discriminator's logits."""
+    # TODO: write discriminator_loss.
+    raise NotImplementedError("discriminator_loss in models/gan.py is not written yet: replace this line with your code (see the docstring above).")
+
+
+def generator_loss_minimax(logits_fake):
+    """mean log(1 - D(G(z))): the minimax generator loss (to be minimized by G)."""
+    # TODO: write generator_loss_minimax.
+    raise NotImplementedError("generator_loss_minimax in models/gan.py is not written yet: replace this line with your code (see the docstring above).")
+
+
+def generator_loss_nonsaturating(logits_fake):
+    """-mean log D(G(z)): the non-saturating generator loss."""
+    # TODO: write generator_loss_nonsaturating.
+    raise NotImplementedError("generator_loss_nonsaturating in models/gan.py is not written yet: replace this line with your code (see the docstring above).")
+
+
+class GAN(nn.Module):
+    def __init__(self, name="gan", z_dim=64, arch="mlp"):
+        """arch: "mlp" (the grader's checks use it) or "conv" (experiment.py's default): see models/nns.py."""
+        super().__init__()
+        self.name = name
+        if arch not in nns.GANS:
+            raise ValueError(f"unknown GAN arch {arch!r}; choose one of {', '.join(nns.GANS)}")
+        generator, discriminator = nns.GANS[arch]
+        self.arch = arch
+        self.g = generator(z_dim)
+        self.d = discriminator()
+
+    def loss_nonsaturating(self, x_real, *, device):
+        """The discriminator's and the generator's losses for one batch of real images.
+
+        Args:
+            x_real: tensor (batch, 784) of real images in [0, 1].
+            device: where to draw z.
+
+        Returns:
+            d_loss: discriminator_loss on D(x_real) and D(x_fake), with NO gradient reaching G.
+            g_loss: generator_loss_nonsaturating on D(x_fake), with gradient reaching G.
+        """
+        batch_size = x_real.shape[0]
+        z = torch.randn(batch_size, self.g.z_dim, device=device)
+        x_fake = self.g(z)
+        # TODO: write GAN.loss_nonsaturating.
+        raise NotImplementedError("GAN.loss_nonsaturating in models/gan.py is not written yet: replace this line with your code (see the docstring above).")
+        return d_loss, g_loss
+
+    def sample_x(self, batch, device="cpu"):
+        self.g.eval()   # batch normalization with its running statistics
+        return self.g(torch.randn(batch, self.g.z_dim, device=device))
