@@ -57,6 +57,20 @@ def result(out, name, t=None, T=None):
     return out[name]
 
 
+def alpha_bars_note(out, betas):
+    """A fact worth knowing when q_xt_given_x0 or q_posterior is wrong: the same submission's alpha_bars
+    is wrong on the same schedule (what to fix first, if these functions use it)."""
+    observed = out.get("alpha_bars")
+    if observed is None:
+        return ""
+    got = np.asarray(observed[0], np.float64)
+    correct = np.cumprod(1 - np.asarray(betas, np.float64))
+    if got.shape == correct.shape and np.allclose(got, correct, rtol=1e-5, atol=1e-7):
+        return ""
+    return (" Your alpha_bars is also wrong on this schedule (test 4.1); if this function uses it, fix "
+            "alpha_bars first.")
+
+
 def confirmed(observed, correct, hypotheses, match):
     """The one hypothesis (key, text) whose prediction the observation matches and the correct output
     does not, or None."""
@@ -169,7 +183,7 @@ def forward_marginal(run):
                 float32_rounding(out, "q_xt_given_x0", "float64")
                 if pair_match(1e-5, 1e-6)((mean, var), correct) else None)
             failures.append(f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct)}"
-                            + ((": " + why) if why else "") + ".")
+                            + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
             raise AssertionError
 
     try:
@@ -208,7 +222,8 @@ def posterior_message(got, xt, x0, t, b, out, dtype, label, tol=(1e-9, 1e-12)):
     why = confirmed((mean, var), correct, posterior_hypotheses(xt, x0, t, b), pair_match(1e-5, 1e-8))
     if why is None and pair_match(1e-4, 1e-6)((mean, var), correct):
         why = float32_rounding(out, "q_posterior", dtype)
-    return f"q_posterior {label}: {describe_pair(mean, var, *correct, *tol)}" + ((": " + why) if why else "") + "."
+    return (f"q_posterior {label}: {describe_pair(mean, var, *correct, *tol)}" + ((": " + why) if why else "") + "."
+            + alpha_bars_note(out, b))
 
 
 def posterior(run):

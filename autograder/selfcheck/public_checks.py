@@ -90,6 +90,8 @@ def vae_bound_properties(run):
     claims.claim(1, out["sampler_calls"] == 1, diagnose(
         "vae_sampler_calls", f"ut.sample_gaussian was called {out['sampler_calls']} times: draw ONE sample z ~ q(z|x) "
         "with ut.sample_gaussian(m, v)."))
+    if out["sampler_calls"] != 1:   # the noise is not the one this check controls: repeating tells nothing
+        return claims.outcome()
     twice = ask(run, "vae_bound", "VAE.negative_elbo_bound", state=None, z_dim=2, x=np.concatenate([x, x]),
                 eps=np.concatenate([eps, eps]), gradients=False)
     kl2, rec2 = scalar(twice["kl"], "kl"), scalar(twice["rec"], "rec")
@@ -225,10 +227,16 @@ def diffusion_edges_and_dtypes(run):
             right["q_posterior"] = finite and np.allclose(mean, x0d, **TOL[dtype]) and np.allclose(var, 0, atol=TOL[dtype]["atol"])
             wrapped = (finite and np.allclose(mean, WRAPPED[0] * x0d + WRAPPED[1] * xtd, rtol=1e-3) and
                        np.allclose(var, WRAPPED[2], rtol=1e-3))
-            claims.claim(3, right["q_posterior"], "" if right["q_posterior"] else diagnose(
+            # NaN at t = 1 with right alpha_bars: 1 - alpha_bar_1 = beta_1 > 0, so the zero divided by is
+            # 1 - alpha_bar_0. With wrong alpha_bars that is not established: say what is, not why.
+            nan_cause = (diagnose(
                 "post_t1_nan", "q_posterior at t = 1 returns NaN or inf. There 1 - alpha_bar_0 = 0: a formula that "
                 "divides by it (such as the precision form 1 / var = 1 / (1 - alpha_bar_(t-1)) + alpha_t / beta_t) "
-                "has no value at t = 1; the docstring's closed form has none of these divisions.") if not finite else
+                "has no value at t = 1; the docstring's closed form has none of these divisions.")
+                if right.get("alpha_bars") else
+                "q_posterior at t = 1 returns NaN or inf, and alpha_bars is wrong on this schedule (see above): "
+                "if q_posterior uses it, fix alpha_bars first.")
+            claims.claim(3, right["q_posterior"], "" if right["q_posterior"] else nan_cause if not finite else
                 diagnose("post_t1_wraps", "q_posterior at t = 1 used the last alpha_bar as alpha_bar_0: index t - 2 is "
                          "-1 there, which wraps around to the end; at t = 1, alpha_bar_0 = 1.") if wrapped else
                 f"q_posterior at t = 1 should have mean x0 and variance 0; the mean is off by up to "
