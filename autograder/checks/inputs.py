@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
 
 GOLDENS = Path(__file__).resolve().parent.parent / "goldens"
 
@@ -15,6 +15,29 @@ def hypothesis_settings(max_examples):
     return settings(derandomize=True, deadline=None, database=None, max_examples=max_examples,
                     suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
                     phases=(Phase.explicit, Phase.generate))
+
+
+def first_failure(settings, **strategies):
+    """Decorator: runs the decorated property at once on hypothesis's examples and replaces it by the
+    message of the first example whose body returned one (None when every example passed). Student
+    errors raised inside propagate, as from any check."""
+    def run(body):
+        found = []
+
+        @settings
+        @given(**strategies)
+        def prop(**example):
+            message = body(**example)
+            if message:
+                found.append(message)
+                raise AssertionError(message)
+
+        try:
+            prop()
+        except AssertionError:
+            return found[-1]
+        return None
+    return run
 
 
 class GoldenError(Exception):
