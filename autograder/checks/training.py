@@ -8,11 +8,12 @@ from autograder.selfcheck.expect import CheckFailed, Claims, fmt
 from autograder.checks import numeric
 from .inputs import gan_state, golden, rng, small_net_state
 
-VAE_STEPS, VAE_Z = 200, 10
-# Sized to what the threshold needs (measured over the corpus at 150/200/300 steps): after 200 steps the
-# reference reaches 156.4 and every mistake this test catches is above 205 (detached sample 205.7,
-# mis-scaled terms 205.6-218.5, mean decoded 326, sign errors and zeros far above); 185 sits between.
-VAE_MAX_NELBO = 185.0
+VAE_STEPS, VAE_Z = 150, 10
+# Sized to what the threshold needs (measured over the corpus at 150/200/300 steps and 2/4 held-out
+# passes): after 150 steps the reference reaches 172.7 and every mistake this test catches is above
+# 205 (detached sample 205.8, mis-scaled terms 205.7-223.4, mean decoded 288, sign errors and zeros
+# far above); 190 sits between, with the same verdicts over the corpus as 300 steps and a limit of 175.
+VAE_MAX_NELBO = 190.0
 GAN_STEPS = 40
 EWC_STEPS, EWC_LAM, EWC_LR, EWC_HIDDEN = 300, 1000.0, 1e-2, 16   # reference: naive keeps 71% of task A, EWC 86%
 
@@ -22,7 +23,7 @@ def digits():
     return d["train_x"].astype(np.float32) / 255.0, d["train_y"], d["test_x"].astype(np.float32) / 255.0, d["test_y"]
 
 
-def held_out_nelbo(state, x, repeats=4):
+def held_out_nelbo(state, x, repeats=2):
     g = rng("training", "vae", "held-out")
     xb = (g.random(x.shape) < x).astype(np.float64)
     z_dim = state["dec.net.0.weight"].shape[1]
@@ -30,7 +31,7 @@ def held_out_nelbo(state, x, repeats=4):
 
 
 def vae(run):
-    """200 Adam steps of the course VAE on the student's bound; the judge's held-out NELBO must fall below 185."""
+    """150 Adam steps of the course VAE on the student's bound; the judge's held-out NELBO must fall below 190."""
     train_x, _, test_x, _ = digits()
     out = run("vae_train", x=train_x, z_dim=VAE_Z, steps=VAE_STEPS, batch_size=100, seed=0)
     nelbo = held_out_nelbo(out["state"], test_x)
@@ -39,7 +40,7 @@ def vae(run):
     if not np.isfinite(nelbo) or nelbo > VAE_MAX_NELBO:
         raise CheckFailed(f"after {VAE_STEPS} training steps on your negative_elbo_bound, the held-out negative "
                           f"ELBO (computed by the grader from your trained weights) is {fmt(nelbo)}; a correct bound "
-                          f"reaches about 156 (limit {VAE_MAX_NELBO:g}). The bound's gradient does not train the "
+                          f"reaches about 173 (limit {VAE_MAX_NELBO:g}). The bound's gradient does not train the "
                           "model well: check the signs, batch means and that z stays attached to the encoder.")
 
 

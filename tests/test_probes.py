@@ -1,0 +1,39 @@
+"""The probes' own training loop: its Adam is torch.optim.Adam bit for bit, and grading imports no
+torch._dynamo (1.4 s of every grading, which torch.optim's first use would pay)."""
+import subprocess
+
+import pytest
+import torch
+
+from helpers import PYTHON, REPO
+
+from autograder.selfcheck.probes import Adam
+
+
+def train(optimizer, **settings):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.ReLU(), torch.nn.Linear(30, 5))
+    opt = optimizer(model.parameters(), **settings)
+    for _ in range(60):
+        loss = (model(torch.randn(8, 20)) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("settings", [{"lr": 1e-3}, {"lr": 2e-4, "betas": (0.5, 0.999)}, {"lr": 1e-2}])
+def test_the_probes_adam_takes_torchs_steps_bit_for_bit(settings):
+    ours, torchs = train(Adam, **settings), train(torch.optim.Adam, **settings)
+    assert all(torch.equal(a, b) for a, b in zip(ours, torchs))
+    assert not all(torch.equal(a, b) for a, b in zip(ours, train(Adam, lr=settings["lr"] * 2)))   # it does train
+
+
+def test_the_grader_s_training_runs_import_no_torch_dynamo():
+    """(A student's torch.func, as in the reference's Fisher, still imports it: that cost is theirs.)"""
+    script = ("import sys; from autograder.config import load_config; from autograder.grade import judge, HANDOUT; "
+              "from autograder.selfcheck.local import local_run; run = local_run('reference', clean_root=HANDOUT); "
+              "scores = [judge(t, run)[0] for t in load_config()['tests'] if t['file'] != 'ewc.py']; "
+              "print(sum(scores), 'torch._dynamo' in sys.modules)")
+    done = subprocess.run([PYTHON, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.stdout.split() == ["16.0", "False"], done.stdout + done.stderr[-2000:]
