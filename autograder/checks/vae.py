@@ -12,7 +12,7 @@ from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, near
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng, vae_state
 
-HYPOTHESIS = hypothesis_settings(max_examples=12)
+HYPOTHESIS = hypothesis_settings(max_examples=6)   # batches 1-9, z_dim 1-5: six already span both; the corpus gate holds
 REL = 1e-4
 
 
