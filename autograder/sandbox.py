@@ -387,6 +387,7 @@ class Zygote:
 
     def _start(self):
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        theirs.setblocking(True)   # whatever socket.setdefaulttimeout this process was given
         env = worker_environment(Path("/nonexistent"))
         fd, self.log = tempfile.mkstemp(prefix="autograder-zygote-", suffix=".log")   # 0600: for staff
         with os.fdopen(fd, "wb") as log:
@@ -420,6 +421,7 @@ class Zygote:
             self.close()
             self._start()
         judge_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        worker_end.setblocking(True)
         try:
             reply = self.ask({"op": "fork", "config": config, "env": env, "account": account, "limits": dict(limits)},
                              [worker_end.fileno()])

@@ -62,3 +62,20 @@ def test_a_submission_sees_nothing_of_the_one_before_it(template, tmp_path):
         "assert 'left_behind' not in sys.modules and not os.listdir(tempfile.gettempdir()), 'saw the last submission'\n"))
     outcome = grade(honest, None, quiet=True, slot=slot, zygote=zygote)
     assert outcome["score"] == 100, [t["output"] for t in outcome["tests"] if t["status"] != "passed"]
+
+
+def test_the_template_works_in_a_process_with_a_default_socket_timeout(tmp_path):
+    """The experiments' download sets socket.setdefaulttimeout; sockets made afterwards are non-blocking."""
+    import socket
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(5)
+    try:
+        with sandbox.acquire_slot() as slot:
+            zygote = sandbox.Zygote(CONFIG["limits"])
+            try:
+                outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True, slot=slot, zygote=zygote)
+            finally:
+                zygote.close()
+    finally:
+        socket.setdefaulttimeout(previous)
+    assert outcome["score"] == 100, [t["output"] for t in outcome["tests"] if t["status"] != "passed"][:3]

@@ -36,6 +36,7 @@ def become_worker(channel, request):
     try:
         os.setsid()
         os.dup2(channel, 3)
+        os.set_blocking(3, True)   # as a pipe from a fresh start would be
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
@@ -71,6 +72,7 @@ def status(pid, block):
 
 def main():
     control = socket.socket(fileno=int(sys.argv[1]))
+    control.setblocking(True)   # the judge's process may have a default socket timeout (non-blocking fds)
     if len(os.listdir("/proc/self/task")) != 1:   # fork copies one thread: the others' locks would hang
         control.send(json.dumps({"ready": False, "why": "the template has more than one thread"}).encode())
         return
