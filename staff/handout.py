@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.selfcheck import surface
+from autograder.selfcheck.homework import MODULES
 from staff import REPO
 
 REFERENCE = REPO / "reference"
@@ -138,10 +139,10 @@ GRADED = {graded}
 GRADED_FILES = tuple(GRADED)
 
 
-def table():
-    """The markdown table of files and functions (the handout's README and the project's README)."""
+def table(header="what you write"):
+    """The markdown table of files and functions (the READMEs; docs/STUDENT_API.md says "what the student writes")."""
     rows = [f"| `{{file}}` | {{', '.join(f'`{{name}}`' for name in names)}} |" for file, names in GRADED.items()]
-    return "\\n".join(["| file | what you write |", "| --- | --- |", *rows])
+    return "\\n".join([f"| file | {{header}} |", "| --- | --- |", *rows])
 '''
 def graded_surface():
     """{file: [functions]} of the reference's solution regions: what the handout leaves to students."""
@@ -153,7 +154,9 @@ def graded_surface():
                   for number, line in enumerate(lines, 1) if line.strip() == BEGIN]
         if owners:
             found[relative] = list(dict.fromkeys(owners))
-    return found
+    # The order the worker imports them in (utils first: the VAE uses its sampler), as the contract lists them.
+    order = [file for _, file in MODULES if file in found] + sorted(f for f in found if f not in dict(MODULES).values())
+    return {file: found[file] for file in order}
 
 
 def surface_source():

@@ -41,10 +41,6 @@ def schedule(draw_seed, T, dtype):
     return betas.astype(dtype)
 
 
-def ask(run, betas, x0, xt, t):
-    return run("diffusion", betas=betas, x0=x0, xt=xt, t=int(t))
-
-
 def result(out, name, t=None, T=None):
     if out[name] is None:
         error = str(out[name + "_error"])
@@ -103,7 +99,7 @@ def alpha_bars(run):
     @first_failure(HYPOTHESIS, T=st.integers(1, 60), seed=st.integers(0, 10 ** 6), dtype=st.sampled_from(["float32", "float64"]))
     def failure(T, seed, dtype):
         betas = schedule(seed, T, dtype)
-        out = ask(run, betas, np.zeros(2, dtype), np.zeros(2, dtype), 1)
+        out = run("diffusion", betas=betas, x0=np.zeros(2, dtype), xt=np.zeros(2, dtype), t=1)
         observed = values(result(out, "alpha_bars")[0], "alpha_bars")
         b = betas.astype(np.float64)
         expected = np.array([alpha_bar(b, t) for t in range(1, T + 1)])
@@ -151,7 +147,7 @@ def forward_marginal(run):
         t = data.draw(st.integers(1, T))
         b = schedule(seed, T, "float64")
         x0 = rng("diffusion", "x0", seed).normal(size=(3, 4))
-        out = ask(run, b, x0, x0, t)
+        out = run("diffusion", betas=b, x0=x0, xt=x0, t=int(t))
         mean, var = (values(v, n) for v, n in zip(result(out, "q_xt_given_x0", t, T), ("mean", "var")))
         ab = alpha_bar(b, t)
         correct = (np.sqrt(ab) * x0, np.array(1 - ab))
@@ -220,7 +216,7 @@ def posterior(run):
     case = golden("diffusion")
     inputs, expected = case["inputs"], case["expected"]
     t, b = int(inputs["t"]), inputs["betas"]
-    out = ask(run, b, inputs["x0"], inputs["xt"], t)
+    out = run("diffusion", betas=b, x0=inputs["x0"], xt=inputs["xt"], t=t)
     got = [values(g, "q_posterior") for g in result(out, "q_posterior", t, len(b))]
     ok = all(np.allclose(g, e, rtol=1e-4, atol=1e-6) and np.broadcast_shapes(np.shape(g), inputs["x0"].shape) ==
              inputs["x0"].shape for g, e in zip(got, (expected["q_posterior"]["mean"], expected["q_posterior"]["var"])))
@@ -233,7 +229,7 @@ def posterior(run):
         betas = schedule(seed, T, "float64")
         g = rng("diffusion", "posterior", seed)
         x0, xt = g.normal(size=(2, 5)), g.normal(size=(2, 5))
-        out = ask(run, betas, x0, xt, t)
+        out = run("diffusion", betas=betas, x0=x0, xt=xt, t=int(t))
         mean, var = (values(v, n) for v, n in zip(result(out, "q_posterior", t, T), ("mean", "var")))
         e_mean, e_var = joint_gaussian_posterior(xt, x0, t, betas)
         if not (mean.shape == x0.shape and np.allclose(mean, e_mean, rtol=1e-8, atol=1e-10)

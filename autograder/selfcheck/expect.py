@@ -270,16 +270,6 @@ def scalar(x, what):
     return float(a.reshape(()))
 
 
-def close(observed, expected, rtol=1e-5, atol=1e-6):
-    o, e = np.asarray(observed, np.float64), np.asarray(expected, np.float64)
-    try:
-        o, e = np.broadcast_arrays(o, e)
-    except ValueError:
-        return False
-    return bool(np.all(np.isfinite(o) == np.isfinite(e))) and bool(
-        np.allclose(o, e, rtol=rtol, atol=atol, equal_nan=False))
-
-
 def near(x, target, rel=1e-3):
     return math.isfinite(x) and abs(x - target) <= rel * max(1.0, abs(target))
 

@@ -21,10 +21,8 @@ MODULES = [
     ("models.gan", "models/gan.py"),
     ("diffusion", "diffusion.py"),
     ("ewc", "ewc.py"),
-    ("continual", "continual.py"),
 ]
-ATTRIBUTES = {"utils": "utils", "models.nns": "nns", "models.vae": "vae", "models.gan": "gan",
-              "diffusion": "diffusion", "ewc": "ewc", "continual": "continual"}
+ATTRIBUTES = {"utils": "utils", "models.vae": "vae", "models.gan": "gan", "diffusion": "diffusion", "ewc": "ewc"}
 
 
 class StudentImportError(Exception):
@@ -32,7 +30,7 @@ class StudentImportError(Exception):
 
 
 class Homework:
-    """The homework's modules as attributes: utils, nns, vae, gan, diffusion, ewc, continual.
+    """The homework's modules the probes use, as attributes: utils, vae, gan, diffusion, ewc.
 
     root: the folder to import from (a submission laid over the handout).
     clean_root: the untouched handout, used for files that fail to import or are in `avoid`.
