@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import pwd
-import resource
 import select
 import shutil
 import signal
@@ -25,6 +24,7 @@ from pathlib import Path
 from autograder.selfcheck import channel
 from autograder.selfcheck.expect import StudentError
 from autograder.selfcheck.surface import GRADED_FILES
+from autograder.worker import limits as worker_limits
 
 WORKER_USERS = ["gradeworker"] + [f"gradeworker{i}" for i in range(1, 8)]   # one per parallel grading slot
 SELFCHECK = Path(__file__).resolve().parent / "selfcheck"
@@ -219,13 +219,7 @@ class Worker:
         account = self.account
 
         def restrict():  # runs in the child before exec
-            mb = 1 << 20
-            resource.setrlimit(resource.RLIMIT_DATA, (limits["worker_memory_mb"] * mb,) * 2)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limits["worker_file_mb"] * mb,) * 2)
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limits["worker_open_files"],) * 2)
-            if account:
-                resource.setrlimit(resource.RLIMIT_NPROC, (limits["worker_user_processes"],) * 2)
+            worker_limits.apply(limits, own_user=bool(account))
 
         log = open(os.open(base.parent / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         try:
@@ -284,11 +278,7 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        for kill in (os.killpg, os.kill):   # the session, and the worker itself should it not lead one yet
-            try:
-                kill(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        kill_session(self.process.pid)
         self.process.wait()
         if self.account:
             kill_user_processes(self.account[0])
@@ -431,11 +421,7 @@ class Zygote:
 
     def close(self):
         self.control.close()
-        for kill in (os.killpg, os.kill):   # the session, and the worker itself should it not lead one yet
-            try:
-                kill(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        kill_session(self.process.pid)
         self.process.wait()
 
 
@@ -454,6 +440,15 @@ class Forked:
         if self.returncode is None:
             self.returncode = self.zygote.ask({"op": "wait", "pid": self.pid})["status"]
         return self.returncode
+
+
+def kill_session(pid):
+    """SIGKILL the session `pid` leads, and `pid` itself should it not lead one yet."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def release_memory():

@@ -14,7 +14,6 @@ as subprocess reports it (negative: the signal), or null while it runs}.
 """
 import json
 import os
-import resource
 import socket
 import sys
 import tempfile
@@ -24,11 +23,10 @@ import torch  # noqa: E402  (what the template is for)
 # worker.* from autograder/, imported before any fork (children cannot read them later); autograder/
 # leaves sys.path again, so that none of its modules shadows a library's import in a worker.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from worker import landlock, serve  # noqa: E402,F401  (landlock: serve imports it after confinement is impossible)
+from worker import landlock, limits, serve  # noqa: E402,F401  (landlock: serve imports it after confinement is impossible)
 del sys.path[0]
 
 torch.set_num_threads(1)
-MB = 1 << 20
 
 
 def become_worker(channel, request):
@@ -41,13 +39,9 @@ def become_worker(channel, request):
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(4, 1 << 16)   # the control socket and anything else of the template's
-        limits, account = request["limits"], request["account"]
-        resource.setrlimit(resource.RLIMIT_DATA, (limits["worker_memory_mb"] * MB,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["worker_file_mb"] * MB,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits["worker_open_files"],) * 2)
+        account = request["account"]
+        limits.apply(request["limits"], own_user=bool(account))
         if account:
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits["worker_user_processes"],) * 2)
             os.setgroups([])
             os.setgid(account[1])
             os.setuid(account[0])
