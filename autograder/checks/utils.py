@@ -44,8 +44,8 @@ def sharing(d, v, m):
     if np.ptp(z) == 0:
         return Text(f"every element of z is {fmt(float(z.flat[0]))}: z does not follow m and carries no noise")
     if not np.any(d):
-        return diagnose("sg_no_noise", "z equals m everywhere: no noise was added. Add sqrt(v) * eps with "
-                                       "eps drawn from a standard normal distribution")
+        return diagnose("sg_no_noise", "z equals m everywhere: no noise was added. A sample of N(m, v) adds "
+                                       "standard normal noise scaled to variance v")
     if np.allclose(u, u.flat[0], rtol=1e-4, atol=1e-4):
         return diagnose("sg_shared_all", "every element of z got the same noise value (one scalar draw): draw "
                                          "one independent eps per element, with the full shape of m")
@@ -104,7 +104,7 @@ def diagnose_variance(m, v, z):
     k2 = float(np.exp(np.log(ratio).mean()))
     if abs(k2 - 1) > 0.1:
         hypotheses.append(("sg_scaled", np.full(N_COLS, k2), f"the noise is {fmt(math.sqrt(k2))} sqrt(v) eps in every "
-                           f"column: a constant factor {fmt(math.sqrt(k2))} too many; z = m + sqrt(v) * eps"))
+                           f"column: a constant factor {fmt(math.sqrt(k2))} too many; the noise's variance must be v itself"))
     confirmed = [(key, text) for key, prediction, text in hypotheses
                  if np.all(np.abs(ratio / prediction - 1) < 0.2) and not np.all(np.abs(1 / prediction - 1) < 0.2)]
     if len(confirmed) == 1:
@@ -123,7 +123,7 @@ def diagnose_mean(m, v, z):
     c = float(np.average(col_mean, weights=1 / se ** 2))
     if np.all(np.abs(col_mean - c) < Z * se) and abs(c) > Z * se.max():
         return diagnose("sg_offset", f"z - m averages {fmt(c)} in every column: a constant was added to the sample; "
-                                     "z = m + sqrt(v) * eps with zero-mean eps")
+                                     "a sample of N(m, v) is m plus noise of mean zero")
     return None
 
 
@@ -219,8 +219,9 @@ def reparameterization_gradient(run):
     nothing = lambda g: g is None or not np.any(g)
     if nothing(out["grad_m"]) and nothing(out["grad_v"]):
         raise CheckFailed(diagnose("sg_no_gradient", "z carries no gradient to m or v: it is not a reparameterized "
-                                   "sample. Build it as m + sqrt(v) * eps from differentiable operations (no .detach(), "
-                                   "no torch.normal(m, std), no .sample(), no numpy)."))
+                                   "sample. Shift and scale independent standard normal noise by m and v with "
+                                   "differentiable operations (no .detach(), no torch.normal(m, std), no .sample(), "
+                                   "no numpy)."))
     claims = Claims()
     gm = out["grad_m"]
     claims.claim(1, gm is not None and np.allclose(gm, 1.0, rtol=1e-4, atol=1e-5),

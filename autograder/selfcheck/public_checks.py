@@ -50,14 +50,14 @@ def sample_gaussian_shapes(run):
         if not np.all(np.isfinite(u)):
             unearned = "z contains NaN or inf for finite m and positive v."
         elif not np.any(u):
-            unearned = diagnose("sg_no_noise", "z equals m: no noise was added (z = m + sqrt(v) * eps with eps ~ N(0, 1)).")
+            unearned = diagnose("sg_no_noise", "z equals m: no noise was added (a sample of N(m, v) adds noise of variance v to m).")
         elif all(np.ptp(np.asarray(out["z"])) == 0 for *_, out in runs):
-            unearned = "every element of z has the same value: it is not a sample around m."
+            unearned = "every element of z has the same value: it does not vary as a sample of N(m, v) does."
         elif np.abs(u).max() > 10 or not 0.1 < (u ** 2).mean() < 10:
-            unearned = (f"z is not a sample around m: (z - m) / sqrt(v) reaches {fmt(float(np.abs(u).max()))} and its "
+            unearned = (f"z does not look like a sample of N(m, v): (z - m) / sqrt(v) reaches {fmt(float(np.abs(u).max()))} and its "
                         f"mean square is {fmt(float((u ** 2).mean()))} (a sample gives about 1).")
     substance = unearned is None
-    unearned = (unearned or "") + " Shape, dtype and inputs left untouched earn points once z is a sample around m."
+    unearned = (unearned or "") + " Shape, dtype and inputs left untouched earn points once z looks like a sample of N(m, v)."
     claims = Claims()
     for dtype, shape, m, v, out in runs:
         claims.form(1, out["shape"] == list(shape), f"z should have the shape of m {shape}, got "
