@@ -10,7 +10,7 @@ PYTHON = REPO / ".venv" / "bin" / "python"
 
 os.environ["HW_OFFLINE"] = "1"   # no download attempts in the tests (experiments and subprocesses)
 
-from autograder.selfcheck.surface import GRADED, GRADED_FILES  # noqa: E402,F401  (the one definition)
+from autograder.selfcheck.surface import GRADED_FILES  # noqa: E402,F401  (the one definition)
 
 
 def homework(root=REFERENCE, clean_root=None):

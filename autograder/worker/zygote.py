@@ -23,7 +23,7 @@ import torch  # noqa: E402  (what the template is for)
 # worker.* from autograder/, imported before any fork (children cannot read them later); autograder/
 # leaves sys.path again, so that none of its modules shadows a library's import in a worker.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from worker import landlock, limits, serve  # noqa: E402,F401  (landlock: serve imports it after confinement is impossible)
+from worker import landlock, limits, serve  # noqa: E402,F401  (landlock: serve.confine imports it in the child)
 del sys.path[0]
 
 torch.set_num_threads(1)

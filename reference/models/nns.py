@@ -6,7 +6,7 @@ generator and discriminator, both on flattened 28x28 images (the discriminator r
 DCGAN-style pair of (transposed) convolutions that experiment.py trains by default, since the MLPs'
 samples stay speckled on the 4,000 offline digits.
 """
-import torch
+
 from torch import nn
 
 import utils as ut
