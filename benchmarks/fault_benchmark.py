@@ -20,21 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from common import GRADED_FILES, PYTHON, REPO, copy_graded
+
 sys.path.insert(0, str(REPO / "tests" / "corpus" / "accuracy"))
 from apply import apply_variant, load_variants  # noqa: E402
 from autograder import cgroup  # noqa: E402
-from autograder.selfcheck.surface import GRADED_FILES as GRADED  # noqa: E402
-
-PYTHON = str(REPO / ".venv" / "bin" / "python")
-
-
-def copy_graded(source, destination):
-    for f in GRADED:
-        (destination / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / f, destination / f)
-    return destination
 
 
 def grade(submission, results, limit=None):
@@ -86,7 +76,7 @@ def main():
             print(f"3. skipped: no memory cgroup here ({error})")
 
         loops = copy_graded(REPO / "reference", tmp / "loops")
-        for f in GRADED:
+        for f in GRADED_FILES:
             path = loops / f
             path.write_text(re.sub(r"(?m)^( *)### BEGIN SOLUTION", r"\1while True:\n\1    pass\n\1### BEGIN SOLUTION",
                                    path.read_text()))

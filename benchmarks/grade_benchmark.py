@@ -15,14 +15,13 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-from autograder import cgroup  # noqa: E402
+from common import PYTHON, REPO
+
+from autograder import cgroup
 
 
 def pinned(command, cores):
@@ -61,18 +60,18 @@ def main():
     parser.add_argument("--cold", action="store_true", help="drop the page cache before each run (root)")
     parser.add_argument("--memory-mb", type=int, default=0, help="run inside this memory limit (0: none)")
     args = parser.parse_args()
-    python = str(REPO / ".venv" / "bin" / "python")
+
     print(f"{os.cpu_count()} CPUs, pinned to {args.cores or 'all'} core(s); {args.repeat} runs each; "
           f"page cache {'dropped' if args.cold else 'warm'}; memory limit {args.memory_mb or 'none'} MB")
 
-    imports = [timed(pinned([python, "-c", "import torch"], args.cores), cold=args.cold) for _ in range(args.repeat)]
+    imports = [timed(pinned([PYTHON, "-c", "import torch"], args.cores), cold=args.cold) for _ in range(args.repeat)]
     torch_wall = statistics.median(w for w, *_ in imports)
     print(f"python -c 'import torch': median wall {torch_wall:.2f} s, CPU {statistics.median(c for _, c, *_ in imports):.2f} s")
 
     runs, profiles = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.repeat):
-            command = pinned([python, "-m", "autograder", "grade", args.submission, "--results", f"{tmp}/r.json",
+            command = pinned([PYTHON, "-m", "autograder", "grade", args.submission, "--results", f"{tmp}/r.json",
                               "--profile", f"{tmp}/profile.json"], args.cores)
             wall, cpu, peak, output = timed(command, args.memory_mb, args.cold)
             score = next((line for line in output.splitlines() if line.startswith("score:")), "no score printed")

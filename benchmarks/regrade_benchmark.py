@@ -9,16 +9,12 @@ Prints figures; asserts nothing.
 import argparse
 import csv
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-from autograder.selfcheck.surface import GRADED_FILES  # noqa: E402
+from common import PYTHON, REPO, copy_graded
 
 
 def main():
@@ -31,11 +27,9 @@ def main():
     try:
         folder = tmp / "submissions"
         for k in range(args.copies):
-            for f in GRADED_FILES:
-                (folder / f"s{k:03d}" / f).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(Path(args.submission) / f, folder / f"s{k:03d}" / f)
+            copy_graded(args.submission, folder / f"s{k:03d}")
         started = time.monotonic()
-        done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "autograder", "regrade", str(folder),
+        done = subprocess.run([PYTHON, "-m", "autograder", "regrade", str(folder),
                                "--jobs", str(args.jobs), "--out", str(tmp / "out")], cwd=REPO,
                               capture_output=True, text=True)
         wall = time.monotonic() - started
