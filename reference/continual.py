@@ -9,7 +9,6 @@ After each task the accuracy on every task so far is printed.
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -163,10 +162,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     device = ut.device()
-    threads = training.set_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"device: {device} ({threads} torch thread{'s' * (threads != 1)}); outputs in {out.resolve()}")
+    out, _ = training.start_run(args.out, args.threads, device)
     try:
         splits = data.load(args.dataset)
     except data.DataError as error:

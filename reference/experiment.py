@@ -11,7 +11,6 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torchvision.utils import save_image
@@ -113,10 +112,7 @@ def main(argv=None):
     args.iter_max = ITER_MAX[args.model] if args.iter_max is None else args.iter_max
     args.z_dim = Z_DIM[args.model] if args.z_dim is None else args.z_dim
     device = ut.device()
-    threads = train.set_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"device: {device} ({threads} torch thread{'s' * (threads != 1)}); outputs in {out.resolve()}")
+    out, threads = train.start_run(args.out, args.threads, device)
     try:
         train_split, test_split, description = data.load(args.dataset)
     except data.DataError as error:

@@ -1,4 +1,6 @@
-"""Training loops, the course's evaluation of a VAE and the thread setting (provided)."""
+"""Training loops, the course's evaluation of a VAE, the thread setting and the start of a run (provided)."""
+from pathlib import Path
+
 import torch
 from tqdm import tqdm
 
@@ -24,6 +26,15 @@ def set_threads(threads):
     if threads > 0:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def start_run(out, threads, device):
+    """Set torch's threads, make the output folder and announce both; returns (out, threads)."""
+    threads = set_threads(threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"device: {device} ({threads} torch thread{'s' * (threads != 1)}); outputs in {out.resolve()}")
+    return out, threads
 
 
 def train_vae(model, train, *, iter_max, batch_size=100, lr=1e-3, seed=0, device="cpu", progress=True):

@@ -252,22 +252,17 @@ def gan_train(hw, state, z_dim, x, steps, batch_size, seed):
     torch.manual_seed(seed)
     data = torch.tensor(x)
     generator = torch.Generator().manual_seed(seed)
-    d_opt = Adam(model.d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    g_opt = Adam(model.g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     batches = lambda: data[torch.randint(len(data), (batch_size,), generator=generator)]
-    for _ in range(steps):
-        d_loss, _ = unpack(model.loss_nonsaturating(batches(), device="cpu"), 2, "loss_nonsaturating")
-        d_opt.zero_grad()
-        d_loss.backward()
-        d_opt.step()
-    after_d = mlp_gan_weights(model)
-    for _ in range(steps):
-        _, g_loss = unpack(model.loss_nonsaturating(batches(), device="cpu"), 2, "loss_nonsaturating")
-        g_opt.zero_grad()
-        g_loss.backward()
-        g_opt.step()
-    after_g = mlp_gan_weights(model)
-    return {"after_d": after_d, "after_g": after_g}
+    weights = {}
+    for phase, (which, net) in enumerate((("after_d", model.d), ("after_g", model.g))):
+        optimizer = Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        for _ in range(steps):
+            loss = unpack(model.loss_nonsaturating(batches(), device="cpu"), 2, "loss_nonsaturating")[phase]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        weights[which] = mlp_gan_weights(model)
+    return weights
 
 
 # --- diffusion.py ---------------------------------------------------------------------------------
