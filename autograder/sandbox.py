@@ -360,11 +360,18 @@ class Worker:
         return b"".join(chunks)
 
 
+# Which CPU instructions torch's and MKL's kernels may use: staff (and the tests) set these to grade
+# as a machine with another CPU would; Gradescope sets neither.
+KERNEL_SETTINGS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+
+
 def worker_environment(base):
-    """The worker's whole environment: nothing of the judge's, one thread, no GPU, its own folders."""
+    """The worker's whole environment: nothing of the judge's but the kernel settings, one thread, no GPU,
+    its own folders."""
     return {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
             "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp")}
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp"),
+            **{k: os.environ[k] for k in KERNEL_SETTINGS if k in os.environ}}
 
 
 class Zygote:

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from helpers import GRADED_FILES, HANDOUT, PYTHON, REFERENCE, REPO, submission_from
+from helpers import GRADED_FILES, HANDOUT, OTHER_CPUS, PYTHON, REFERENCE, REPO, submission_from
 
 from autograder import results as results_module
 from autograder.grade import grade, load_config
@@ -130,15 +130,42 @@ def test_the_cli_prints_a_summary_and_exits_0_whatever_the_score(tmp_path):
     valid(json.loads((tmp_path / "r.json").read_text()))
 
 
-def test_a_wrong_submission_graded_twice_gives_the_same_results(tmp_path):
-    """Statistical checks and training runs included: seeds per test, one thread, derandomized hypothesis."""
+@pytest.fixture(scope="module")
+def wrong_submission(tmp_path_factory):
+    """Two wrong files: sample_gaussian with v as the standard deviation, a VAE bound summed over the batch."""
     from apply import apply_variant, load_variants
     corpus = {v["name"]: v for v in load_variants(REPO / "tests" / "corpus" / "accuracy")}
-    sub = tmp_path / "sub"
-    apply_variant(REFERENCE, corpus["std_for_variance"], sub)
-    apply_variant(REFERENCE, corpus["vae_sum_over_batch"], tmp_path / "vae")
-    (sub / "models" / "vae.py").write_bytes((tmp_path / "vae" / "models" / "vae.py").read_bytes())
-    first, second = (grade(sub, None, quiet=True) for _ in range(2))
+    tmp = tmp_path_factory.mktemp("wrong")
+    sub = apply_variant(REFERENCE, corpus["std_for_variance"], tmp / "sub")
+    apply_variant(REFERENCE, corpus["vae_sum_over_batch"], tmp / "vae")
+    (sub / "models" / "vae.py").write_bytes((tmp / "vae" / "models" / "vae.py").read_bytes())
+    return sub
+
+
+def test_a_wrong_submission_graded_twice_gives_the_same_results(wrong_submission):
+    """Statistical checks and training runs included: seeds per test, one thread, derandomized hypothesis."""
+    first, second = (grade(wrong_submission, None, quiet=True) for _ in range(2))
     strip = lambda r: {k: v for k, v in r.items() if k != "execution_time"}
     assert first["score"] < TOTAL
     assert strip(first) == strip(second)
+
+
+@pytest.mark.parametrize("cpu", OTHER_CPUS)
+def test_another_cpu_s_kernels_give_every_test_the_same_score(cpu, wrong_submission, tmp_path, monkeypatch):
+    """Rounding moves in the last bits there; no verdict may move with it (training checks included)."""
+    native = [grade(s, None, quiet=True) for s in (submission_from(REFERENCE, tmp_path / "ref"), wrong_submission)]
+    for name, value in OTHER_CPUS[cpu].items():
+        monkeypatch.setenv(name, value)
+    other = [grade(s, None, quiet=True) for s in (tmp_path / "ref", wrong_submission)]
+    verdicts = lambda r: [(t["number"], t["score"], t["status"]) for t in r["tests"]]
+    assert other[0]["score"] == TOTAL
+    assert [verdicts(r) for r in other] == [verdicts(r) for r in native]
+
+
+def test_the_worker_gets_the_kernel_settings_and_nothing_else_of_the_judge_s_environment(monkeypatch):
+    from autograder.sandbox import worker_environment
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setenv("AUTOGRADER_SECRET_PROBE", "judge only")
+    env = worker_environment(Path("/scratch/worker"))
+    assert env["ATEN_CPU_CAPABILITY"] == "avx2" and "MKL_ENABLE_INSTRUCTIONS" not in env
+    assert "AUTOGRADER_SECRET_PROBE" not in env and env["HOME"] == "/scratch/worker/home"
