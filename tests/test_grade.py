@@ -165,6 +165,7 @@ def test_another_cpu_s_kernels_give_every_test_the_same_score(cpu, wrong_submiss
 def test_the_worker_gets_the_kernel_settings_and_nothing_else_of_the_judge_s_environment(monkeypatch):
     from autograder.sandbox import worker_environment
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.delenv("MKL_ENABLE_INSTRUCTIONS", raising=False)
     monkeypatch.setenv("AUTOGRADER_SECRET_PROBE", "judge only")
     env = worker_environment(Path("/scratch/worker"))
     assert env["ATEN_CPU_CAPABILITY"] == "avx2" and "MKL_ENABLE_INSTRUCTIONS" not in env
