@@ -1,6 +1,7 @@
-"""Where a grading's time goes: wall and CPU seconds of each phase (judge start, worker start, each
-test, cleanup), the judge's CPU and the worker's separately. Written with `grade --profile FILE` for
-benchmarks/grade_benchmark.py; costs two /proc reads per phase."""
+"""Where a grading's time and memory go: wall and CPU seconds of each phase (judge start, worker start,
+each test, cleanup), the judge's CPU and the worker's separately, and each one's anonymous memory at the
+end of the phase (RssAnon: its own heap, not the shared library pages). Written with
+`grade --profile FILE` for benchmarks/grade_benchmark.py; costs four /proc reads per phase."""
 import json
 import os
 import resource
@@ -31,9 +32,20 @@ def cpu_s(pid=None):
         return 0.0
 
 
+def anon_mb(pid=None):
+    """Anonymous resident memory (MB) of this process, or of `pid` (0 once it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
+        return kb / 1024
+    except (OSError, StopIteration, ValueError):
+        return 0.0
+
+
 class Profile:
     def __init__(self):
-        self.phases = [{"phase": "judge start", "wall_s": process_age_s(), "judge_cpu_s": cpu_s(), "worker_cpu_s": 0.0}]
+        self.phases = [{"phase": "judge start", "wall_s": process_age_s(), "judge_cpu_s": cpu_s(), "worker_cpu_s": 0.0,
+                        "judge_anon_mb": anon_mb(), "worker_anon_mb": 0.0}]
         self._mark = None
 
     def start(self, worker_pid=None):
@@ -45,7 +57,8 @@ class Profile:
         # to this count (it is small next to a start).
         worker_cpu = cpu_s(worker_pid) - (worker if worker_pid == before_pid else 0.0) if worker_pid else 0.0
         self.phases.append({"phase": phase, "wall_s": time.monotonic() - wall, "judge_cpu_s": cpu_s() - judge,
-                            "worker_cpu_s": max(0.0, worker_cpu)})
+                            "worker_cpu_s": max(0.0, worker_cpu), "judge_anon_mb": anon_mb(),
+                            "worker_anon_mb": anon_mb(worker_pid) if worker_pid else 0.0})
 
     def write(self, path):
         with open(path, "w") as f:

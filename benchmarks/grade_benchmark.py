@@ -5,7 +5,7 @@
 Each run is `python -m autograder grade` in a child memory cgroup (as root): wall seconds, CPU seconds
 of the whole tree (judge + worker), the cgroup's memory peak (what Gradescope's limit counts: shared
 library pages once, page cache included), and a breakdown by phase (median over the runs) from
-`grade --profile`. `--cores 1` pins everything to one core (taskset), as the issue's figures were
+`grade --profile`: wall and CPU seconds, the judge's and the worker's anonymous memory. `--cores 1` pins everything to one core (taskset), as the issue's figures were
 taken; `--cold` drops the page cache before each run (root), as on a fresh Gradescope container.
 Prints figures; asserts nothing.
 """
@@ -85,10 +85,12 @@ def main():
           f"{statistics.median(c for _, c, _ in runs):.2f} s; cgroup peak "
           + (f"{max(peaks):.0f} MB (max of runs)" if peaks else "not measured (needs root)"))
 
-    print("\nphase (median of runs)                          wall s  judge CPU s  worker CPU s")
+    print("\nphase (median of runs)                          wall s  judge CPU s  worker CPU s  "
+          "judge anon MB  worker anon MB (at the phase's end)")
     for i, phase in enumerate(profiles[0]):
-        pick = lambda key: statistics.median(p[i][key] for p in profiles)
-        print(f"{phase['phase']:<46} {pick('wall_s'):7.2f} {pick('judge_cpu_s'):11.2f} {pick('worker_cpu_s'):12.2f}")
+        pick = lambda key: statistics.median(p[i].get(key, 0.0) for p in profiles)
+        print(f"{phase['phase']:<46} {pick('wall_s'):7.2f} {pick('judge_cpu_s'):11.2f} {pick('worker_cpu_s'):12.2f}  "
+              f"{pick('judge_anon_mb'):13.0f}  {pick('worker_anon_mb'):14.0f}")
 
 
 if __name__ == "__main__":

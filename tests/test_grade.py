@@ -130,6 +130,19 @@ def test_the_cli_prints_a_summary_and_exits_0_whatever_the_score(tmp_path):
     valid(json.loads((tmp_path / "r.json").read_text()))
 
 
+def test_the_profile_says_where_each_phase_s_time_and_memory_go(tmp_path):
+    result = subprocess.run([PYTHON, "-m", "autograder", "grade", str(REFERENCE), "--results", str(tmp_path / "r.json"),
+                             "--profile", str(tmp_path / "p.json")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    phases = {p["phase"]: p for p in json.loads((tmp_path / "p.json").read_text())}
+    tests = [f"test {t['number']}" for t in CONFIG["tests"]]
+    assert list(phases) == ["judge start", "worker start (torch, the homework)", *tests, "cleanup"]
+    assert all(p["wall_s"] > 0 and p["judge_anon_mb"] > 0 for p in phases.values())
+    # the worker imported torch (a few hundred MB of its own heap); the judge never does
+    assert all(phases[t]["worker_anon_mb"] > 100 for t in tests) and phases["test 2.4"]["worker_cpu_s"] > 0.1
+    assert max(p["judge_anon_mb"] for p in phases.values()) < min(phases[t]["worker_anon_mb"] for t in tests)
+
+
 @pytest.fixture(scope="module")
 def wrong_submission(tmp_path_factory):
     """Two wrong files: sample_gaussian with v as the standard deviation, a VAE bound summed over the batch."""

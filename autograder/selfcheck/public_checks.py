@@ -1,5 +1,6 @@
-"""The public checks: shipped to students in the handout's selfcheck/ and run by the grader too, with
-the same messages. Their inputs are in this file; they use no golden files and compute no graded
+"""The public checks, shipped to students in the handout's selfcheck/. Three are also graded tests
+(1.1, 3.2 and 4.4 in config.yaml: the same code, the same messages); the VAE's and EWC's, whose graded
+tests are all hidden, only the students run. Their inputs are in this file; they use no golden files and compute no graded
 quantity: the expected numbers below are literals (from the reference, in float64), and the other
 claims are properties (a batch mean does not change when the batch is repeated, a per-sample Fisher
 does not depend on how the loader batches the samples, a penalty quadratic in theta - star ...).
