@@ -20,7 +20,7 @@ from staff import REPO
 REFERENCE = REPO / "reference"
 TEMPLATE = REPO / "student_template"
 SELFCHECK = REPO / "autograder" / "selfcheck"
-NOT_SHIPPED = ("numeric.py",)   # trusted recomputations (an alias of autograder/checks/numeric.py): hidden side only
+NOT_SHIPPED = ("hidden_probes.py",)   # the hidden tests' probes: they build the answer to sample_gaussian
 SKIPPED_DIRS = {"__pycache__", "data", "runs", ".pytest_cache", ".hypothesis"}
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)(?:def|class) (\w+)")
@@ -41,10 +41,11 @@ exactly what to return), then upload those files (or a zip of them) to Gradescop
   reported as "not written yet"; a file that does not import fails only its own test.
 
 Notes on the contract (the docstrings are the full one):
-- `sample_gaussian(m, v)`: `v` is the VARIANCE. Draw the noise from torch's default generator
-  (`torch.randn_like(m)`, or `torch.normal(0, 1, ...)`) and build `m + sqrt(v) * eps`, so that
-  `torch.manual_seed` makes it repeatable and gradients reach `m` and `v`. `torch.normal(m, std)`
-  itself passes no gradient to `m` or `std`: it is not a reparameterized sample.
+- `sample_gaussian(m, v)`: `v` is the VARIANCE. Draw standard normal noise from torch's default
+  generator (`torch.randn_like(m)`, or `torch.normal(0, 1, ...)`), so that `torch.manual_seed` makes
+  it repeatable, and turn it into a sample of mean `m` and variance `v` with operations that let
+  gradients reach `m` and `v` (the reparameterization trick). `torch.normal(m, std)` itself passes
+  no gradient to `m` or `std`: it is not a reparameterized sample.
 - `negative_elbo_bound`: `kl` and `rec` are batch MEANS; draw exactly one `z` with
   `ut.sample_gaussian(m, v)`; `nelbo = kl + rec`.
 - GAN losses take LOGITS and must stay finite at |logits| = 1e4 (`F.logsigmoid`, `F.softplus`,

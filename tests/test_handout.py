@@ -116,10 +116,11 @@ def test_a_file_that_does_not_compile_fails_only_its_own_test(tmp_path):
 
 def test_the_handout_computes_no_graded_quantity_and_carries_the_contract_notes():
     shipped = HANDOUT / "selfcheck"
-    assert not (shipped / "numeric.py").exists()
-    for name in ("public_checks.py", "expect.py", "test_selfcheck.py"):
+    assert not (shipped / "numeric.py").exists() and not (shipped / "hidden_probes.py").exists()
+    for name in ("public_checks.py", "expect.py", "test_selfcheck.py", "probes.py", "local.py", "homework.py"):
         text = (shipped / name).read_text()
-        for computation in ("logaddexp", "np.log(", "np.exp(", "cumprod(", "numeric", "kl_normal(", "log_softmax("):
+        for computation in ("logaddexp", "np.log(", "np.exp(", "cumprod(", "numeric", "kl_normal(", "log_softmax(",
+                            "v.sqrt()", "torch.sqrt(v", "trusted_sample"):   # the sample itself
             assert computation not in text, (name, computation)
     readme = (HANDOUT / "README.md").read_text()
     assert "torch.normal(m, std)" in readme and "typo" in readme

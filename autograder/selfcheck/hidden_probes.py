@@ -1,0 +1,41 @@
+"""Probes of the hidden VAE tests (2.1-2.4), kept out of the handout: they build the reparameterized
+sample, which is the answer to sample_gaussian (tests 1.1-1.4). It exists only as a local function
+inside these calls, never as a name a student's sample_gaussian could import and delegate to.
+Importing this module registers the probes (the worker and the staff tools do; the handout cannot)."""
+import numpy as np
+import torch
+
+from .probes import Adam, array, bound, probe, unpack, vae_model
+
+
+@probe
+def vae_bound(hw, state, z_dim, x, eps, gradients=True):
+    """nelbo, kl, rec of the student's bound with the sample m + sqrt(v) * eps (eps the judge's), and
+    (if asked) their gradients."""
+    return bound(hw, state, z_dim, x, eps, gradients, transform=lambda m, v, noise: m + v.sqrt() * noise)
+
+
+@probe
+def vae_train(hw, x, z_dim, steps, batch_size, seed):
+    """Train the course's VAE with the student's bound and a trusted sampler; return the weights."""
+    hw.require("models/vae.py")
+    torch.manual_seed(seed)
+    model = vae_model(hw, z_dim)
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    data = torch.tensor(x)
+    generator = torch.Generator().manual_seed(seed)
+    original = hw.utils.sample_gaussian
+    hw.utils.sample_gaussian = lambda m, v: m + v.sqrt() * torch.randn_like(m)
+    try:
+        losses = []
+        for _ in range(steps):
+            batch = data[torch.randint(len(data), (batch_size,), generator=generator)]
+            nelbo = unpack(model.negative_elbo_bound(torch.bernoulli(batch, generator=generator)), 3,
+                           "negative_elbo_bound")[0]
+            optimizer.zero_grad()
+            nelbo.backward()
+            optimizer.step()
+            losses.append(float(array(nelbo, "nelbo")))
+    finally:
+        hw.utils.sample_gaussian = original
+    return {"state": {k: array(v, k) for k, v in model.state_dict().items()}, "losses": np.array(losses)}
