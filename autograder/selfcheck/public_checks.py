@@ -138,6 +138,7 @@ def gan_large_logits(run):
     claims = Claims()
     for real, fake, expected in LARGE:
         out = run("gan_losses", real=real, fake=fake)
+        at = f"at real logits [{', '.join(map(fmt, real))}] and fake logits [{', '.join(map(fmt, fake.ravel()))}]"
         errors = [out[n + "_error"] for n in LOSSES if out[n] is None]
         if len(errors) == len(LOSSES) and all(map(not_written, errors)):
             raise CheckFailed(diagnose("not_written", "the three GAN losses are not written yet (they raise "
@@ -155,7 +156,7 @@ def gan_large_logits(run):
                 continue
             v = float(got.reshape(()))
             ok = bool(np.isfinite(v)) and near(v, value, 1e-4)
-            claims.claim(1, ok, "" if ok else f"{name} at |logits| up to 1e4: got {fmt(v)}, expected {fmt(value)}; " + (
+            claims.claim(1, ok, "" if ok else f"{name} {at}: got {fmt(v)}, expected {fmt(value)}; " + (
                 diagnose("gan_unstable", "it is not finite where the right value is: the formula overflows for large "
                          "logits (log(sigmoid(h)) does; F.logsigmoid(h) and F.softplus do not).") if not np.isfinite(v)
                 else "it is finite but wrong: compare with the docstring's formula."))
@@ -166,8 +167,8 @@ def gan_large_logits(run):
                 want = np.zeros(real.shape) if want is None else np.array(want)
                 good = grad is not None and np.allclose(grad, want, rtol=1e-3, atol=1e-7)
                 claims.claim(0.5, good, "" if good or not ok else f"the gradient of {name} w.r.t. the {side} logits "
-                             "at |logits| up to 1e4 is " + ("missing." if grad is None else "not finite or wrong, "
-                                                             "although the value is right."))
+                             f"{at} is " + ("missing." if grad is None else "not finite or wrong, although the value "
+                                            "there is right."))
     return claims.outcome()
 
 
