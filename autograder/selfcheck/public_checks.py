@@ -167,8 +167,8 @@ def gan_large_logits(run):
                 want = np.zeros(real.shape) if want is None else np.array(want)
                 good = grad is not None and np.allclose(grad, want, rtol=1e-3, atol=1e-7)
                 claims.claim(0.5, good, "" if good or not ok else f"the gradient of {name} w.r.t. the {side} logits "
-                             f"{at} is " + ("missing." if grad is None else "not finite or wrong, although the value "
-                                            "there is right."))
+                             f"{at} is " + ("missing" if grad is None else f"[{', '.join(map(fmt, np.ravel(grad) + 0.0))}]")
+                             + f", expected [{', '.join(map(fmt, want.ravel()))}], although the value there is right.")
     return claims.outcome()
 
 
@@ -232,9 +232,9 @@ def diffusion_edges_and_dtypes(run):
             # NaN at t = 1 with right alpha_bars: 1 - alpha_bar_1 = beta_1 > 0, so the zero divided by is
             # 1 - alpha_bar_0. With wrong alpha_bars that is not established: say what is, not why.
             nan_cause = (diagnose(
-                "post_t1_nan", "q_posterior at t = 1 returns NaN or inf. There 1 - alpha_bar_0 = 0: a formula that "
-                "divides by it (such as the precision form 1 / var = 1 / (1 - alpha_bar_(t-1)) + alpha_t / beta_t) "
-                "has no value at t = 1; the docstring's closed form has none of these divisions.")
+                "post_t1_nan", "q_posterior at t = 1 returns NaN or inf. There 1 - alpha_bar_0 = 0, so an expression "
+                "that divides by 1 - alpha_bar_(t-1) (or by anything else that is 0 there) has no value at t = 1; the "
+                "docstring's closed form divides only by 1 - alpha_bar_t.")
                 if right.get("alpha_bars") else
                 "q_posterior at t = 1 returns NaN or inf, and alpha_bars is wrong on this schedule (see above): "
                 "if q_posterior uses it, fix alpha_bars first.")
