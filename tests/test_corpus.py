@@ -3,10 +3,12 @@ no cause; every wrong one loses points in the tests of its own file; the causes 
 variant's own (precision 100%) and name it for at least 90% of the wrong variants that declare one
 (recall); every claim of every check fails for some wrong variant and holds for the reference or a
 correct variant. (`python -m staff audit` grades every variant by every test and prints the matrix.)"""
+import subprocess
+
 import numpy as np
 import pytest
 
-from helpers import GRADED_FILES
+from helpers import GRADED_FILES, PYTHON, REPO
 from staff import audit
 
 
@@ -123,3 +125,10 @@ def test_q_xt_given_x0_at_t_1_of_T_1_names_no_cause_for_alpha_t():
     hyps = [("fwd_alpha_t", (np.sqrt(1 - betas[0]) * x0, betas[0]), "")]
     correct = (np.sqrt(1 - betas[0]) * x0, np.array(betas[0]))
     assert diffusion.confirmed(correct, correct, hyps, diffusion.pair_match()) is None
+
+
+def test_every_variant_is_wrong_or_correct_as_declared_by_a_check_that_does_not_use_the_grader():
+    """validate.py compares each variant with the reference directly (values, gradients, statistics)."""
+    result = subprocess.run([PYTHON, "tests/corpus/accuracy/validate.py"], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and " 0 misclassified" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]

@@ -1,6 +1,6 @@
 """Check that every corpus variant is classified as its `kind` says.
 
-Run: /work/main/.venv/bin/python tests/corpus/accuracy/validate.py [-k SUBSTRING] [-v]
+Run: .venv/bin/python tests/corpus/accuracy/validate.py [-k SUBSTRING] [-v]
 
 For each variant: apply it to a copy of the reference (tests/corpus/accuracy/apply.py), import the
 copy, and compare it with the reference on a few random inputs. A CORRECT variant must match the
@@ -89,6 +89,21 @@ def grad_or_zero(p):
     return torch.zeros_like(p) if p.grad is None else p.grad
 
 
+def gradient_mismatch(model, ref_model):
+    """The first parameter whose gradient differs from the reference's, or None. Relative to the largest
+    gradient entry of the whole model: a bias that feeds batch norm has a gradient of rounding noise,
+    which no formula reproduces to 1e-5 of itself."""
+    pairs = [(n, grad_or_zero(p), grad_or_zero(q)) for (n, p), (_, q) in
+             zip(model.named_parameters(), ref_model.named_parameters())]
+    scale = max((b.detach().double().abs().max().item() for _, _, b in pairs if b.numel()), default=0.0)
+    for n, a, b in pairs:
+        a64, b64 = a.detach().double(), b.detach().double()
+        if (a.dtype != b.dtype or a.shape != b.shape or not torch.isfinite(a64).all()
+                or not torch.allclose(a64, b64, rtol=RTOL, atol=RTOL * max(scale, 1e-12))):
+            return n
+    return None
+
+
 class Checker:
     def __init__(self):
         self.problems: list[str] = []
@@ -171,10 +186,8 @@ def check_vae(mod, ref, c: Checker):
     if c.need(s[0].requires_grad, "nelbo has no gradient"):
         r[0].backward()
         s[0].backward()
-        for (n, p), (_, q) in zip(model.named_parameters(), ref_model.named_parameters()):
-            if not close(grad_or_zero(p), grad_or_zero(q)):
-                c.need(False, f"gradient of nelbo w.r.t. {n}")
-                break
+        n = gradient_mismatch(model, ref_model)
+        c.need(n is None, f"gradient of nelbo w.r.t. {n}")
     # the same with a second seed-free batch, for kl/rec individually differentiable
     model.zero_grad()
     ref_model.zero_grad()
@@ -188,10 +201,8 @@ def check_vae(mod, ref, c: Checker):
             continue
         r2.backward()
         s2.backward()
-        for (n, p), (_, q) in zip(model.named_parameters(), ref_model.named_parameters()):
-            if not close(grad_or_zero(p), grad_or_zero(q)):
-                c.need(False, f"gradient of {name} w.r.t. {n}")
-                break
+        n = gradient_mismatch(model, ref_model)
+        c.need(n is None, f"gradient of {name} w.r.t. {n}")
         model.zero_grad()
         ref_model.zero_grad()
 
@@ -246,10 +257,8 @@ def check_gan_method(mod, ref, c: Checker):
             continue
         s.backward(retain_graph=True)
         r.backward(retain_graph=True)
-        for (n, p), (_, q) in zip(model.named_parameters(), ref_model.named_parameters()):
-            if not close(grad_or_zero(p), grad_or_zero(q)):
-                c.need(False, f"gradient of {tag} w.r.t. {n}")
-                break
+        n = gradient_mismatch(model, ref_model)
+        c.need(n is None, f"gradient of {tag} w.r.t. {n}")
 
 
 # ----------------------------------------------------------------------------- diffusion
@@ -410,8 +419,8 @@ def check_penalty(mod, ref, c: Checker):
         return
     out.backward()
     rout.backward()
-    for (n, p), (_, q) in zip(m.named_parameters(), rm.named_parameters()):
-        c.need(close(grad_or_zero(p), grad_or_zero(q)), f"gradient w.r.t. {n}")
+    n = gradient_mismatch(m, rm)
+    c.need(n is None, f"gradient w.r.t. {n}")
     c.need(all(t.grad is None or not t.grad.any() for t in fisher.values()), "gradient flows into fisher")
     c.need(all(t.grad is None or not t.grad.any() for t in star.values()), "gradient flows into star")
 
