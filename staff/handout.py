@@ -36,9 +36,12 @@ exactly what to return), then upload those files (or a zip of them) to Gradescop
 
 - Set up: `pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt`. The
   requirements are lower bounds: on Colab or a laptop that already has torch (>= 2.11) it is kept.
-- `pytest` runs the grader's public checks in a few seconds, one test per file (the grader also
-  uses hidden inputs, statistics and short training runs). A file you have not written yet is
-  reported as "not written yet"; a file that does not import fails only its own test.
+- `pytest` runs one public check per graded file in a few seconds. Those of `utils.py`,
+  `models/gan.py` and `diffusion.py` are also graded on Gradescope, with the same messages; those of
+  `models/vae.py` and `ewc.py` are not scored (their graded tests are hidden). Passing them is
+  necessary, not sufficient: the grader also uses hidden inputs, statistics and short training runs.
+  A file you have not written yet is reported as "not written yet"; a file that does not import
+  fails only its own test.
 
 Notes on the contract (the docstrings are the full one):
 - `sample_gaussian(m, v)`: `v` is the VARIANCE. Draw standard normal noise from torch's default
