@@ -5,6 +5,8 @@ The judge reads `oom_kills()` before and after a test: a worker killed while the
 killed by the machine's memory limit, not by anything the submission can be charged with.
 """
 import os
+import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -79,6 +81,23 @@ class Limited:
         name = "memory.oom_control" if self.version == 1 else "memory.events"
         counts = dict(line.split() for line in (self.path / name).read_text().splitlines() if len(line.split()) == 2)
         return int(counts.get("oom_kill", 0))
+
+    def kill_all(self, wait_s=2.0):
+        """SIGKILL every process in the cgroup, and wait (briefly) until it is empty."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.01)
 
     def remove(self):
         try:

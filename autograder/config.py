@@ -17,11 +17,13 @@ GRADESCOPE_TIMEOUT_S = 600   # Gradescope's default: it kills run_autograder aft
 
 class Limits(TypedDict):
     worker_memory_mb: int        # RLIMIT_DATA of the worker
-    worker_rss_mb: int           # proportional resident memory of the worker's session before the judge stops it
-    worker_processes: int        # processes in the worker's session before the judge stops it
+    worker_rss_mb: int           # memory of the worker's processes (its user's, or its session's) before it is stopped
+    worker_processes: int        # processes of the worker's user (or session) before the judge stops it
     worker_user_processes: int   # RLIMIT_NPROC of the worker's user
     worker_file_mb: int          # RLIMIT_FSIZE: the largest file the worker may write
     worker_open_files: int       # RLIMIT_NOFILE
+    worker_scratch_mb: int       # what the worker may write into its scratch folders, in all
+    worker_scratch_files: int    # ... and how many entries
     startup_timeout_s: float     # importing torch and the homework
     output_cap_kb: int           # of each test's message
     budget_s: float              # the whole grading

@@ -7,7 +7,7 @@ decides on it), and writes results.json in every case.
 import hashlib
 import os
 import re
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -21,6 +21,7 @@ from autograder.config import check_function, load_config
 from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
+from autograder.faults import GraderFault, SubmissionStopped
 from autograder.selfcheck.expect import CheckFailed, StudentError
 
 PACKAGE = Path(__file__).resolve().parent
@@ -60,12 +61,6 @@ def protect_sources():
             os.chmod(entry, os.stat(entry).st_mode & 0o700)
 
 
-def remove_scratch(path):
-    """rm -rf: whatever the worker left (a 3,000-deep tree, odd modes) must not break grading."""
-    if subprocess.run(["rm", "-rf", "--one-file-system", str(path)], capture_output=True).returncode != 0:
-        print(f"grade: could not remove {path} completely", flush=True)
-
-
 def seed_for(test):
     return int.from_bytes(hashlib.sha256(test["number"].encode()).digest()[:4], "little")
 
@@ -76,21 +71,43 @@ def log(message):
     print(message, file=sys.__stdout__, flush=True)
 
 
-class GraderFault(Exception):
-    """Something the submission cannot be charged with went wrong during a test: the worker was killed
-    from outside (the machine's memory limit), crashed or failed to start, hypothesis reported its
-    own run as flaky, or the judge's code raised. The test is run again once, then reported as the
-    grader's failure, flagged for staff."""
-
-
 GRADER_FAILED = ("This test could not be graded because the grader or the machine failed ({why}); this is not "
                  "a verdict on your code. The course staff can see it and will re-run it.")
 BUDGET_SPENT = ("This test was not run: the grading's time budget of {budget:.0f} s was used up by earlier tests "
-                "that ran to their time limits (see their messages). Make those functions finish, and upload again.")
+                "that ran to their time limits, or by slow imports of your files (see their messages). Make those "
+                "finish, and upload again.")
+GLOBAL_NOTE = ("Note: {file} changed torch's global settings when it was imported: {changes}. The grader puts "
+               "them back before every test, so that one file's settings cannot cost another file its points.")
+MIN_TEST_S = 5   # a test is not started with less of the time budget left than this
 
 
-def run_test(test, worker, found, budget, measured=None):
-    """(fraction, message, grader_failed) of one test: a grader fault is retried once on a fresh worker."""
+class Ground:
+    """What a grading runs on: its scratch folder and its worker. After a fault that is not the
+    submission's, `renew()` gives the next attempt a fresh scratch folder and a fresh worker (what was
+    learned about the submission, e.g. a file that hangs at import, is kept)."""
+
+    def __init__(self, submitted, limits, slot, confined, zygote, guardian):
+        self.submitted, self.slot, self.guardian = submitted, slot, guardian
+        self.worker = sandbox.Worker(self._scratch(), limits, slot.account, confined=confined, zygote=zygote,
+                                     guardian=guardian)
+
+    def _scratch(self):
+        scratch = sandbox.Scratch(HANDOUT, self.submitted, self.slot.account)
+        self.guardian.scratch(scratch.path)
+        return scratch
+
+    def renew(self):
+        self.worker.stop()
+        self.worker.scratch.remove()
+        self.worker.scratch = self._scratch()
+
+    def close(self):
+        self.worker.stop()
+        self.worker.scratch.remove()
+
+
+def run_test(test, ground, found, budget, measured=None):
+    """(fraction, message, grader_failed) of one test: a grader fault is retried once on fresh ground."""
     file = test["file"]
     if file not in found:
         return 0.0, f"{file} was not found in your submission, so this test could not run. " + NEXT_STEP["missing"], False
@@ -103,50 +120,46 @@ def run_test(test, worker, found, budget, measured=None):
             why = why or "the grading's time budget ran out"
             break
         try:
-            fraction, message, timed_out = attempt_test(test, worker, min(test["timeout_s"], left), measured)
+            fraction, message, timed_out = attempt_test(test, ground.worker, min(test["timeout_s"], left), budget,
+                                                        measured)
             budget.spent_by_student |= timed_out
             return fraction, message, False
         except GraderFault as fault:
             why = str(fault)
             log(f"grader: test {test['number']}, attempt {attempt}: {why}")
-            worker.stop()   # the next attempt (and test) gets a fresh worker
+            ground.renew()   # the next attempt (and test) runs on a fresh scratch folder and worker
     log(f"grader: test {test['number']} reported as the grader's failure: {why}")
     return 0.0, GRADER_FAILED.format(why=why), True
 
 
-MIN_TEST_S = 5   # a test is not started with less of the time budget left than this
-
-
-def attempt_test(test, worker, limit_s, measured=None):
-    """(fraction, message) charged to the submission, or GraderFault."""
+def attempt_test(test, worker, limit_s, budget, measured=None):
+    """(fraction, message, timed_out) charged to the submission, or GraderFault."""
     file = test["file"]
-    deadline = time.monotonic() + limit_s
     oom_before = cgroup.oom_kills()
     if worker.process is None:
         try:
-            worker.start(deadline)
-        except sandbox.WorkerDied as died:
-            if not died.student:
-                raise GraderFault(oom_reason(oom_before) or died.reason) from None
-            return 0.0, f"Your code could not be loaded: {died}. " + next_step(test), died.timed_out
+            worker.start(wall_end=budget.deadline)
+        except GraderFault as fault:
+            raise GraderFault(oom_reason(oom_before) or str(fault)) from None
+        budget.spent_by_student |= worker.import_seconds > MIN_TEST_S
     if file in worker.import_errors:
         module = file[:-3].replace("/", ".")
         return 0.0, worker.import_errors[file].rstrip() + "\n" + NEXT_STEP["import"].format(module=module), False
+    clock = sandbox.Clock(limit_s, wall_s=min(sandbox.BACKSTOP * limit_s, max(budget.left(), limit_s)))
     faults, timeouts = [], []
 
     def run(probe, **inputs):
         if faults:   # the worker died of something not the submission's: nothing after it counts
             raise GraderFault(faults[0])
-        left = deadline - time.monotonic()
         try:
-            if left <= 0:
-                raise sandbox.WorkerDied(sandbox.TIMED_OUT, timed_out=True)
-            return worker.call(probe, inputs, seed_for(test), left)
-        except sandbox.WorkerDied as died:
-            if not died.student:
-                faults.append(died.reason)
-                raise GraderFault(died.reason) from None
-            timeouts.append(died.timed_out)
+            if clock.left_s() <= 0:
+                raise SubmissionStopped(sandbox.TIMED_OUT, timed_out=True)
+            return worker.call(probe, inputs, seed_for(test), clock)
+        except GraderFault as fault:
+            faults.append(str(fault))
+            raise
+        except SubmissionStopped as stopped:
+            timeouts.append(stopped.timed_out)
             raise
 
     run.measured = {} if measured is None else measured   # leaderboard values the checks compute
@@ -154,12 +167,14 @@ def attempt_test(test, worker, limit_s, measured=None):
         fraction, message = judge(test, run)
     except GraderFault as fault:
         raise GraderFault(oom_reason(oom_before) or str(fault)) from None
-    if oom_reason(oom_before):
-        faults.insert(0, oom_reason(oom_before))
-    if faults:   # whatever the check concluded, it concluded it on a worker that was killed under it
-        raise GraderFault(faults[0])
+    damage = worker.damage()   # a verdict reached on a damaged scratch folder is no verdict
+    for reason in (oom_reason(oom_before), damage, *faults):
+        if reason:
+            raise GraderFault(reason)
     if worker.has_children():
         worker.stop()   # processes it left must not answer the next test
+    if fraction < 1 and worker.global_changes:
+        message += "\n" + "\n".join(GLOBAL_NOTE.format(file=f, changes=c) for f, c in worker.global_changes.items())
     return fraction, message, any(timeouts)
 
 
@@ -178,10 +193,8 @@ def judge(test, run):
         outcome = check_function(test["check"])(run)
     except GraderFault:
         raise
-    except sandbox.WorkerDied as died:
-        if not died.student:
-            raise GraderFault(died.reason) from None
-        return 0.0, f"Your code was stopped: {died}. " + next_step(test)
+    except SubmissionStopped as stopped:
+        return 0.0, f"Your code was stopped: {stopped}. " + next_step(test)
     except StudentError as error:
         return 0.0, f"Your code raised an error:\n{redact(str(error))}\n" + next_step(test)
     except CheckFailed as failed:
@@ -198,14 +211,28 @@ def judge(test, run):
 
 
 class Budget:
-    """The whole grading's time budget: tests that cannot start in time fail fast, results are always
-    written. `spent_by_student`: an earlier test ran to its time limit (the submission's doing)."""
+    """The whole grading's time budget (wall-clock, as Gradescope's limit is): tests that cannot start in
+    time fail fast, results are always written. `spent_by_student`: an earlier test ran to its time
+    limit, or the submission's imports were slow (its doing)."""
 
     def __init__(self, total):
         self.total, self.deadline, self.spent_by_student = total, time.monotonic() + total, False
 
     def left(self):
         return self.deadline - time.monotonic()
+
+
+def read_upload(upload):
+    """({graded file: bytes}, notes) of the upload, read through a private folder that is removed again."""
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=sandbox.gradings_root()))   # 0700
+    try:
+        try:
+            found, notes = submission.collect(upload, folder)
+        except submission.SubmissionError as error:
+            return {}, [str(error)]
+        return {graded: path.read_bytes() for graded, path in found.items()}, notes
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None, zygote=None):
@@ -231,55 +258,64 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             print("grade: WARNING: this kernel offers no Landlock; the worker is kept from the grader's files by "
                   "file modes only, and can read other world-readable files of this machine", flush=True)
             protect_sources()
+        log(f"grade: worker slot {slot.number}, "
+            + (f"user {sandbox.WORKER_USERS[slot.number]}" if slot.account else "the judge's own user"))
         profile.start()
-        scratch = Path(tempfile.mkdtemp(prefix="grading-"))
-        try:
-            set_hypothesis_home_dir(scratch / "hypothesis")   # its caches, not into the source folder
-            (scratch / "upload").mkdir(mode=0o700)   # other slots' workers must not read this upload
+        with sandbox.Guardian(slot.account[0] if slot.account else None, keep_fds=slot.fds) as guardian:
+            hypothesis_home = Path(tempfile.mkdtemp(prefix="hypothesis-", dir=sandbox.gradings_root()))
+            guardian.scratch(hypothesis_home)
+            set_hypothesis_home_dir(hypothesis_home)   # its caches, not into the source folder
+            found, notes = read_upload(upload)
+            ground = Ground(found, limits, slot, confined, zygote, guardian)
             try:
-                found, notes = submission.collect(upload, scratch / "upload")
-            except submission.SubmissionError as error:
-                found, notes = {}, [str(error)]
-            base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
-            budget = Budget(limits["budget_s"] - (time.monotonic() - started))
-            output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else f"All {len(GRADED_FILES)} graded files found."
-            with sandbox.Worker(base, limits, slot.number, confined=confined, zygote=zygote) as worker:
-                if found:
-                    profile.start()
-                    try:
-                        worker.start()   # here rather than in the first test, so that its cost is its own
-                    except sandbox.WorkerDied:
-                        pass             # the first test starts it again and reports why it cannot
-                    profile.stop("worker start (torch, the homework)", worker.pid)
-
-                def run_one(test, measured):
-                    profile.start(worker.pid)
-                    try:
-                        fraction, message, grader_failed = run_test(test, worker, found, budget, measured)
-                    except Exception:   # the judge's own failure: never a traceback in a student's output
-                        log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
-                        worker.stop()
-                        fraction, message, grader_failed = 0.0, GRADER_FAILED.format(why="the judge failed"), True
-                    sandbox.release_memory()
-                    profile.stop(f"test {test['number']}", worker.pid)
-                    return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed
-
-                def post_process(data):
-                    board = data.get("leaderboard")
-                    data.update(results.build(data["tests"], output, time.monotonic() - started))
-                    if board:
-                        data["leaderboard"] = board
-
-                outcome = suite.run(tests, run_one, post_process)
-                profile.start(worker.pid)
-        finally:
-            remove_scratch(scratch)
+                outcome = run_suite(tests, limits, ground, found, notes, started, profile)
+            finally:
+                ground.close()
+                shutil.rmtree(hypothesis_home, ignore_errors=True)
         profile.stop("cleanup")
     except Exception:
         # The harness failed: a valid results file anyway; the traceback goes to the staff's log only.
         traceback.print_exc()
         outcome = results.harness_failure(tests, time.monotonic() - started, traceback.format_exc(limit=3))
     return _finish(outcome, results_path, quiet)
+
+
+def run_suite(tests, limits, ground, found, notes, started, profile):
+    """Start the worker, run every test through gradescope-utils' runner; the results dict."""
+    budget = Budget(limits["budget_s"] - (time.monotonic() - started))
+    output = ("\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes
+              else f"All {len(GRADED_FILES)} graded files found.")
+    if found:
+        profile.start()
+        try:
+            ground.worker.start(wall_end=budget.deadline)   # here rather than in the first test: its cost is its own
+            for problem in ground.worker.unconfined:
+                log(f"grade: WARNING: the worker runs without {problem}")
+        except GraderFault:
+            pass             # the first test starts it again and reports why it cannot
+        profile.stop("worker start (torch, the homework)", ground.worker.pid)
+
+    def run_one(test, measured):
+        profile.start(ground.worker.pid)
+        try:
+            fraction, message, grader_failed = run_test(test, ground, found, budget, measured)
+        except Exception:   # the judge's own failure: never a traceback in a student's output
+            log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
+            ground.renew()
+            fraction, message, grader_failed = 0.0, GRADER_FAILED.format(why="the judge failed"), True
+        sandbox.release_memory()
+        profile.stop(f"test {test['number']}", ground.worker.pid)
+        return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed
+
+    def post_process(data):
+        board = data.get("leaderboard")
+        data.update(results.build(data["tests"], output, time.monotonic() - started))
+        if board:
+            data["leaderboard"] = board
+
+    outcome = suite.run(tests, run_one, post_process)
+    profile.start(ground.worker.pid)
+    return outcome
 
 
 def _finish(outcome, results_path, quiet):

@@ -8,7 +8,6 @@ the clean handout and the submission laid over it. Before any student code (and 
 a thread), Landlock limits it to reading the interpreter, system files and BASE, and to writing its
 home/ and tmp/. Everything it sends goes through the data-only channel.
 """
-import ctypes
 import inspect
 import io
 import json
@@ -32,8 +31,10 @@ class CappedText(io.TextIOBase):
 
 
 def confine(base, required):
-    """Landlock the process to what grading needs; the ABI used, 0 where the kernel offers none."""
-    from worker import landlock
+    """Landlock the process to what grading needs, and refuse it every socket (seccomp). Returns what
+    could not be applied (the judge logs it as a warning), [] when everything holds."""
+    from worker import landlock, seccomp
+    missing = []
     try:
         abi = landlock.confine(
             [*landlock.default_read_paths(), *(os.path.join(base, d) for d in ("worker", "selfcheck", "clean", "submission"))],
@@ -41,10 +42,55 @@ def confine(base, required):
     except OSError as error:
         if required:
             raise
-        return f"0 ({error})"
+        abi = 0
+        missing.append(f"Landlock ({error})")
     if required and not abi:
         raise OSError("Landlock is not available to the worker")
-    return abi
+    if not abi and not missing:
+        missing.append("Landlock (this kernel has none)")
+    try:
+        seccomp.confine()
+    except OSError as error:
+        missing.append(f"seccomp: sockets are not refused ({error})")
+    return missing
+
+
+def torch_globals(torch):
+    """torch's process-wide settings that change what the probes compute."""
+    device = getattr(torch, "get_default_device", None)
+    return {"default dtype": torch.get_default_dtype(), "grad mode": torch.is_grad_enabled(),
+            "inference mode": torch.is_inference_mode_enabled(),
+            "deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
+            "anomaly detection": torch.is_anomaly_enabled(), "threads": torch.get_num_threads(),
+            "default device": str(device()) if device else "cpu"}
+
+
+def restore_torch_globals(torch, saved):
+    """Put torch's settings back as the homework expects them (a graded file may have changed them)."""
+    if torch_globals(torch) == saved:
+        return
+    torch.set_default_dtype(saved["default dtype"])
+    torch.set_grad_enabled(saved["grad mode"])
+    torch.use_deterministic_algorithms(saved["deterministic algorithms"])
+    torch.autograd.set_detect_anomaly(saved["anomaly detection"])
+    torch.set_num_threads(saved["threads"])
+    if hasattr(torch, "set_default_device"):
+        torch.set_default_device(None if saved["default device"] == "cpu" else saved["default device"])
+
+
+def reported_exits(fd_out, channel):
+    """os._exit that tells the judge first: an exit the submission called is then told apart from a
+    worker that died of something else."""
+    import posix
+    original = posix._exit
+
+    def _exit(status=0):
+        try:
+            channel.send(fd_out, {"event": "exit", "how": f"os._exit({status})"})
+        finally:
+            original(status)
+
+    os._exit = posix._exit = _exit
 
 
 def main():
@@ -60,33 +106,60 @@ def serve(fd_in, fd_out, config):
     sys.stdout = sys.stderr = CappedText()
     channel.send(fd_out, {"event": "starting"})
     try:
-        confined = confine(base, config["landlock"] == "required")
+        unconfined = confine(base, config["landlock"] == "required")
     except OSError as error:
         channel.send(fd_out, {"event": "failed", "why": f"the worker could not confine itself ({error})"})
         return
     import torch
-    torch.set_num_threads(1)
+    import torch._dynamo  # noqa: F401  (its import rewraps torch functions: before the integrity snapshot, not
+    torch.set_num_threads(1)  # during a student's first torch.func call)
     from selfcheck.homework import Homework, describe
-    from selfcheck import hidden_probes  # noqa: F401  (registers the hidden tests' probes)
+    from selfcheck import hidden_probes, homework, probes  # noqa: F401  (hidden_probes registers its probes)
     from selfcheck.probes import PROBES
+    from worker import integrity, limits
 
-    announce = lambda file: channel.send(fd_out, {"event": "importing", "file": file})
+    reported_exits(fd_out, channel)
+    settings = torch_globals(torch)
+    snapshot = integrity.Snapshot([probes, hidden_probes, homework, channel, integrity, sys.modules[__name__]],
+                                  tables=[("PROBES", PROBES)])
+    changes, importing = {}, []
+
+    def announce(file):   # before each file's import: what the one before it changed
+        note_changes()
+        importing[:] = [file]
+        channel.send(fd_out, {"event": "importing", "file": file})
+
+    def note_changes():
+        now = torch_globals(torch)
+        if importing and now != settings:
+            changes[importing[0]] = ", ".join(f"{k} ({settings[k]} -> {now[k]})" for k in settings if now[k] != settings[k])
+        restore_torch_globals(torch, settings)
+
     hw = Homework(root, clean_root, avoid, on_import=announce)
-    channel.send(fd_out, {"event": "ready", "import_errors": hw.import_errors, "confined": confined})
+    note_changes()
+    channel.send(fd_out, {"event": "ready", "import_errors": hw.import_errors, "global_changes": changes,
+                          "unconfined": unconfined})
     while True:
         try:
             request = channel.receive(fd_in)
         except EOFError:
             return
         fault = misfit(PROBES, request, hw)
+        tampered = snapshot.changed()
         if fault:   # the judge asked for something the worker does not offer: the grader's bug
             reply = {"fault": fault}
+        elif tampered:
+            reply = {"tampered": tampered}
         else:
             try:
+                restore_torch_globals(torch, settings)
                 torch.manual_seed(int(request["seed"]))
                 reply = {"result": PROBES[request["probe"]](hw, **request["inputs"])}
             except BaseException as error:  # SystemExit and KeyboardInterrupt from student code too
                 reply = {"error": describe(error, root), "kind": type(error).__name__}
+            tampered = snapshot.changed()
+            if tampered:
+                reply = {"tampered": tampered}
         reply["id"] = request.get("id")   # the judge matches replies to requests
         try:
             channel.send(fd_out, reply)
@@ -94,7 +167,7 @@ def serve(fd_in, fd_out, config):
             channel.send(fd_out, {"error": f"your code returned something that is not plain data ({error})",
                                   "kind": "ChannelError", "id": request.get("id")})
         del request, reply
-        release_memory()
+        limits.release_memory()
 
 
 def misfit(probes, request, hw):
@@ -109,15 +182,6 @@ def misfit(probes, request, hw):
     except (TypeError, KeyError, ValueError) as error:
         return f"probe {request['probe']!r} cannot take this request ({error})"
     return None
-
-
-def release_memory():
-    """Hand freed heap pages back to the system between requests: Gradescope's memory limit counts
-    what the process holds, not what it uses."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc
-        pass
 
 
 if __name__ == "__main__":

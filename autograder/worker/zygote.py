@@ -19,6 +19,7 @@ import sys
 import tempfile
 
 import torch  # noqa: E402  (what the template is for)
+import torch._dynamo  # noqa: E402,F401  (serve imports it before its integrity snapshot: once per template)
 
 # worker.* from autograder/, imported before any fork (children cannot read them later); autograder/
 # leaves sys.path again, so that none of its modules shadows a library's import in a worker.
@@ -45,6 +46,7 @@ def become_worker(channel, request):
             os.setgroups([])
             os.setgid(account[1])
             os.setuid(account[0])
+        limits.die_with_parent()    # the template's death (and so the judge's) ends this worker
         os.chdir(request["config"]["root"])
         os.environ.clear()
         os.environ.update(request["env"])

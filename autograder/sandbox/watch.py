@@ -1,0 +1,94 @@
+"""The judge's watch over a running worker: its processes' memory and number, what it wrote into its
+scratch folder, and the time the machine (not the submission) kept it waiting for a CPU.
+
+Where the worker has a user of its own (the judge is root), every process of that user is the
+grading's (the slot is locked): they are counted and summed by user, whatever session they moved to.
+Otherwise, by the worker's session. Where this process may create memory cgroups (root, a writable
+v1 or v2 hierarchy), the worker and all its descendants also run in a cgroup of their own whose limit
+the kernel enforces; its OOM kills are the submission's (it exceeded its memory), unlike those of the
+machine's cgroup above it.
+"""
+import time
+
+from autograder import cgroup
+from autograder.faults import SubmissionStopped
+from autograder.sandbox.cleanup import all_pids, user_processes
+
+MB = 1 << 20
+
+
+def session_processes(session_id):
+    pids = []
+    for pid in all_pids():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) == session_id:   # field 6: the session
+                    pids.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def memory_mb(pids):
+    """Proportional resident memory (PSS: shared pages counted once) of the processes, in MB."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total_kb += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return total_kb / 1024
+
+
+def run_delay_s(pid):
+    """Seconds `pid` has spent runnable but waiting for a CPU (/proc/PID/schedstat); 0 where unknown."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def worker_cgroup(limit_mb):
+    """A memory cgroup for one worker with this limit, or None where this machine allows none."""
+    try:
+        return cgroup.Limited(limit_mb)
+    except OSError:
+        return None
+
+
+class Watch:
+    """Checks one worker against its limits; `check()` raises SubmissionStopped when one is exceeded."""
+
+    DISK_EVERY_S = 1.0   # walking the scratch folder costs more than reading /proc
+
+    def __init__(self, pid, uid, limits, scratch, memory_cgroup=None):
+        self.pid, self.uid, self.limits, self.scratch, self.cgroup = pid, uid, limits, scratch, memory_cgroup
+        self._disk_checked = 0.0
+
+    def processes(self):
+        return user_processes(self.uid) if self.uid is not None else session_processes(self.pid)
+
+    def check(self):
+        limits = self.limits
+        pids = self.processes()
+        if len(pids) > limits["worker_processes"]:
+            raise SubmissionStopped(f"it started {len(pids)} processes (a fork storm?) and was stopped")
+        rss = memory_mb(pids)
+        if rss > limits["worker_rss_mb"]:
+            raise SubmissionStopped(f"it used more than {limits['worker_rss_mb']} MB of memory ({rss:.0f} MB) "
+                                    "and was stopped")
+        if time.monotonic() - self._disk_checked > self.DISK_EVERY_S:
+            self._disk_checked = time.monotonic()
+            used, files = self.scratch.usage(limits["worker_scratch_files"])
+            if files > limits["worker_scratch_files"] or used > limits["worker_scratch_mb"] * MB:
+                raise SubmissionStopped(f"it wrote more than {limits['worker_scratch_mb']} MB or "
+                                        f"{limits['worker_scratch_files']} files into its folders and was stopped")
+
+    def out_of_memory(self):
+        """Whether the kernel killed a process of the worker's own cgroup for exceeding its limit."""
+        return self.cgroup is not None and self.cgroup.oom_kills() > 0
+
+    def run_delay_s(self):
+        return run_delay_s(self.pid)
