@@ -23,12 +23,12 @@ def kill_worker_on_call(monkeypatch, probe, calls):
     (1-based) of `probe`."""
     original, seen = sandbox.Worker.call, [0]
 
-    def call(self, name, inputs, seed, timeout):
+    def call(self, name, inputs, seed, clock):
         if name == probe:
             seen[0] += 1
             if seen[0] in calls and self.process is not None:
                 os.kill(self.process.pid, signal.SIGKILL)
-        return original(self, name, inputs, seed, timeout)
+        return original(self, name, inputs, seed, clock)
 
     monkeypatch.setattr(sandbox.Worker, "call", call)
 
@@ -82,8 +82,54 @@ def test_a_student_s_own_failure_is_still_charged_with_its_evidence(tmp_path):
     (sub / "diffusion.py").write_text(text)
     outcome = grade(sub, None, quiet=True)
     t = {t["number"]: t for t in outcome["tests"]}["4.1"]
-    assert t["score"] == 0 and "exited (status 3)" in t["output"] and "extra_data" not in t
+    assert t["score"] == 0 and "os._exit(3)" in t["output"] and "extra_data" not in t
     assert results.grader_failures(outcome) == []
+
+
+def test_an_exit_the_submission_did_not_call_is_never_blamed_on_it(tmp_path, monkeypatch):
+    """The worker ends with status 0 by itself (here: the judge closes its request pipe under it, as a
+    vanished scratch folder or a crash in the grader's code would): no "sys.exit" for code that has none."""
+    original, seen = sandbox.Worker.call, [0]
+
+    def call(self, name, inputs, seed, clock):
+        if name == "diffusion":
+            seen[0] += 1
+            if seen[0] == 1:
+                os.close(self.to_worker)   # the worker reads EOF and returns from its loop: exit status 0
+                self.to_worker = os.open(os.devnull, os.O_WRONLY)
+        return original(self, name, inputs, seed, clock)
+
+    monkeypatch.setattr(sandbox.Worker, "call", call)
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    assert outcome["score"] == 100, [t["output"] for t in outcome["tests"] if t["status"] != "passed"]
+    assert not any("sys.exit" in t["output"] or "exited" in t["output"] for t in outcome["tests"])
+
+
+def test_a_scratch_folder_deleted_from_outside_is_retried_on_fresh_ground(tmp_path, monkeypatch, capfd):
+    """Another program removes the grading's scratch folder inside test 5.1 (as a careless clean-up of
+    a shared temporary folder would): the test runs again on a fresh scratch folder and worker, and the
+    student loses nothing; when it happens on every attempt, only grader-failure messages."""
+    original, deleted = sandbox.Worker.call, []
+
+    def call(self, name, inputs, seed, clock):
+        if name == "fisher" and (not deleted or always):
+            deleted.append(self.scratch.path)
+            subprocess.run(["rm", "-rf", str(self.scratch.path / "worker" / "submission")], check=True)
+        return original(self, name, inputs, seed, clock)
+
+    monkeypatch.setattr(sandbox.Worker, "call", call)
+    always = False
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub"), None, quiet=True)
+    assert outcome["score"] == 100, [t["output"] for t in outcome["tests"] if t["status"] != "passed"]
+    assert "attempt 1: the grading's scratch folder" in capfd.readouterr().out
+    assert len(set(deleted)) == 1
+    always, deleted[:] = True, []
+    outcome = grade(submission_from(REFERENCE, tmp_path / "sub2"), None, quiet=True)
+    hit = [t for t in outcome["tests"] if t["status"] != "passed"]
+    assert {t["number"] for t in hit} == {"5.1", "5.2"}   # the tests whose probe is `fisher`
+    for t in hit:
+        assert NOT_A_VERDICT in t["output"] and not any(w in t["output"] for w in YOUR_CODE), t["output"]
+    assert len(set(deleted)) == len(deleted)   # every attempt on a scratch folder of its own
 
 
 def test_the_time_budget_ends_a_grading_that_loops_everywhere_with_valid_results(tmp_path):

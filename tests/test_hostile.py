@@ -22,8 +22,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -263,27 +265,75 @@ def test_corpus_is_well_formed():
         hostile_files(case)
         files = [p.relative_to(CORPUS / name).as_posix() for p in (CORPUS / name).rglob("*") if p.is_file()]
         assert set(files) - {"case.yaml"} <= set(GRADED_FILES), (name, files)
-        assert set(case) <= {"description", "hostile_file", "expect_min_score", "zip"}, (name, sorted(case))
+        assert set(case) <= {"description", "hostile_file", "expect_min_score", "zip", "charged", "listen",
+                             "max_rss_mb"}, (name, sorted(case))
 
 
 # --- the test ---------------------------------------------------------------------------------------
 
+class Listeners:
+    """UDP and TCP sockets on 127.0.0.1 (the ports network_exfiltrate sends to): what reached them."""
+
+    PORTS = {"udp": 48613, "tcp": 48614}
+
+    def __init__(self):
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.udp.bind(("127.0.0.1", self.PORTS["udp"]))   # a second test run at the same moment: fails loudly
+        self.tcp.bind(("127.0.0.1", self.PORTS["tcp"]))
+        self.tcp.listen(8)
+        for sock in (self.udp, self.tcp):
+            sock.setblocking(False)
+
+    def received(self):
+        found = []
+        try:
+            found.append(f"{len(self.udp.recv(1 << 16))} bytes by UDP")
+        except BlockingIOError:
+            pass
+        try:
+            self.tcp.accept()
+            found.append("a TCP connection")
+        except BlockingIOError:
+            pass
+        self.udp.close()
+        self.tcp.close()
+        return found
+
+
+def slot_user(log):
+    """The uid of the worker user this grading's log says it used, or None (any worker user's)."""
+    import pwd
+    import re
+    found = re.search(r"grade: worker slot \d+, user (\S+)", log)
+    try:
+        return pwd.getpwnam(found.group(1)).pw_uid if found else None
+    except KeyError:
+        return None
+
+
 def run_grader(root, config_path, scratch_parent, limit):
-    """run_autograder as Gradescope runs it; the judge's scratch folder goes under scratch_parent (TMPDIR)."""
+    """run_autograder as Gradescope runs it; the judge's scratch folders go under scratch_parent."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOGRADER_", "PYTEST_"))}
-    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_CONFIG=str(config_path), TMPDIR=str(scratch_parent))
+    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_CONFIG=str(config_path), AUTOGRADER_SCRATCH=str(scratch_parent),
+               TMPDIR=str(scratch_parent))
     (root / "source").symlink_to(SOURCE)                       # Gradescope's /autograder/source
     shutil.copy2(SOURCE / "run_autograder", root / "run_autograder")   # ... and the copy it runs, from root
     process = subprocess.Popen([str(root / "run_autograder")], cwd=root, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
-    started = time.monotonic()
-    try:
-        log, _ = process.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
+    started, output = time.monotonic(), []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read()), daemon=True)
+    reader.start()
+    reader.join(limit)
+    if reader.is_alive():
         os.killpg(process.pid, signal.SIGKILL)
-        log, _ = process.communicate()
-        pytest.fail(f"grading did not end within {limit:.0f} s:\n{log.decode(errors='replace')[-3000:]}")
-    return time.monotonic() - started, process.returncode, log.decode(errors="replace")
+        reader.join()
+        pytest.fail(f"grading did not end within {limit:.0f} s:\n{output[0].decode(errors='replace')[-3000:]}")
+    _, status, usage = os.wait4(process.pid, 0)   # reaped here: its rusage covers the judge and its workers
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return (time.monotonic() - started, process.returncode, output[0].decode(errors="replace"),
+            usage.ru_maxrss / 1024)
 
 
 @pytest.mark.parametrize("name", case_params())
@@ -307,12 +357,14 @@ def test_hostile_submission(name, tmp_path, machine, scratch_parent, gradescope_
     shared_before, canaries_before = shared_listing(), canary_state()
     results_before = tree_snapshot(root / "results")
 
-    since = time.time()
+    since, log = time.time(), ""
+    listening = Listeners() if case.get("listen") else None
     try:
-        elapsed, status, log = run_grader(root, config_path, scratch_parent, TIME_LIMIT_S)
+        elapsed, status, log, peak_mb = run_grader(root, config_path, scratch_parent, TIME_LIMIT_S)
     finally:
-        alive = settled_worker_processes(scratch_parent, since)
-        kill_processes(scratch_parent, since)
+        uid = slot_user(log)
+        alive = settled_worker_processes(scratch_parent, since, uid=uid)
+        kill_processes(scratch_parent, since, uid=uid)
 
     problems = []
     if status != 0:
@@ -332,8 +384,15 @@ def test_hostile_submission(name, tmp_path, machine, scratch_parent, gradescope_
         problems.append(f"score {score} < {expect_min}: honest files lost points")
     if abs(score - sum(t["score"] for t in results["tests"])) > 1e-3:
         problems.append("the score is not the sum of the tests' scores")
-    # 3. nothing secret
+    flagged = [t["number"] for t in results["tests"] if (t.get("extra_data") or {}).get("grader_failure")]
+    if case.get("charged") and flagged:
+        problems.append(f"tests flagged as the grader's failure, not charged to the submission: {flagged}")
+    if case.get("max_rss_mb") and peak_mb > case["max_rss_mb"]:
+        problems.append(f"the grading's largest process held {peak_mb:.0f} MB > {case['max_rss_mb']} MB")
+    # 3. nothing secret, here or on the network
     problems += [f"results.json leaks a {what}" for what in leaks(text, submitted)]
+    if listening is not None:
+        problems += [f"the network received {what}" for what in listening.received()]
     # 4. within the time limits
     if elapsed > TIME_LIMIT_S:
         problems.append(f"grading took {elapsed:.0f} s > {TIME_LIMIT_S} s")
@@ -352,7 +411,7 @@ def test_hostile_submission(name, tmp_path, machine, scratch_parent, gradescope_
         problems.append(f"the results folder changed beyond results.json: {extra}")
     if canary_state() != canaries_before:
         problems.append("a canary file changed")
-    appeared = new_shared_entries(shared_before, shared_listing(), scratch_parent)
+    appeared = new_shared_entries(shared_before, shared_listing(), uid)
     if appeared:
         problems.append(f"new entries in the world-writable folders: {appeared[:10]}")
         remove(appeared)

@@ -184,6 +184,15 @@ class Worker:
                     spent += now - since
                 importing, since = event.get("file"), now
             elif event.get("event") == "ready":
+                for file, names in _strings(event.get("tampered")).items():   # the worker cannot be believed
+                    self.stop()
+                    return "avoid", file, (f"{file} changed the grader's own code or the library functions it relies on "
+                                           f"when it was imported ({names[:300]}), so nothing the worker reported about "
+                                           "it could be believed; its tests earn nothing")
+                for file, count in _strings(event.get("spawned")).items():   # the homework never needs one
+                    self.stop()
+                    return "avoid", file, (f"{file} started {count} process(es) when it was imported and left them "
+                                           "running; the graded files must only define functions")
                 if importing in GRADED_FILES:
                     spent += time.monotonic() - since
                 self.import_seconds = spent
@@ -198,8 +207,8 @@ class Worker:
     def call(self, probe, inputs, seed, clock):
         """The probe's result; StudentError when the student's code raised; SubmissionStopped or
         GraderFault when the worker had to be stopped."""
-        if self.process is None:
-            raise GraderFault("the worker was not running")
+        if self.process is None:   # stopped by an earlier call of the same test (its exit, its limit)
+            self.start(wall_end=clock.wall_end)
         self.requests += 1
         self._send({"probe": probe, "inputs": inputs, "seed": seed, "id": self.requests}, clock)
         reply = self._receive(clock)

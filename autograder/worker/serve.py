@@ -78,6 +78,19 @@ def restore_torch_globals(torch, saved):
         torch.set_default_device(None if saved["default device"] == "cpu" else saved["default device"])
 
 
+def children():
+    """How many processes this one has started that are still alive (whatever session they moved to)."""
+    me, count = str(os.getpid()), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    count += f.read().rsplit(")", 1)[1].split()[1] == me
+            except (OSError, IndexError):
+                continue
+    return count
+
+
 def reported_exits(fd_out, channel):
     """os._exit that tells the judge first: an exit the submission called is then told apart from a
     worker that died of something else."""
@@ -122,23 +135,30 @@ def serve(fd_in, fd_out, config):
     settings = torch_globals(torch)
     snapshot = integrity.Snapshot([probes, hidden_probes, homework, channel, integrity, sys.modules[__name__]],
                                   tables=[("PROBES", PROBES)])
-    changes, importing = {}, []
+    changes, tampered, spawned, spawned_before, importing = {}, {}, {}, [], []
 
     def announce(file):   # before each file's import: what the one before it changed
         note_changes()
         importing[:] = [file]
         channel.send(fd_out, {"event": "importing", "file": file})
 
-    def note_changes():
+    def note_changes():   # after each file's import: the settings it changed, the grader's code it patched
         now = torch_globals(torch)
         if importing and now != settings:
             changes[importing[0]] = ", ".join(f"{k} ({settings[k]} -> {now[k]})" for k in settings if now[k] != settings[k])
         restore_torch_globals(torch, settings)
+        patched = snapshot.changed()
+        if importing and patched and not tampered:
+            tampered[importing[0]] = ", ".join(patched)
+        started = children()
+        if importing and started > len(spawned_before):
+            spawned[importing[0]] = started - len(spawned_before)
+        spawned_before[:] = range(started)
 
     hw = Homework(root, clean_root, avoid, on_import=announce)
     note_changes()
     channel.send(fd_out, {"event": "ready", "import_errors": hw.import_errors, "global_changes": changes,
-                          "unconfined": unconfined})
+                          "tampered": tampered, "spawned": spawned, "unconfined": unconfined})
     while True:
         try:
             request = channel.receive(fd_in)

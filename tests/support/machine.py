@@ -33,11 +33,12 @@ BOOT_TIME = next(int(line.split()[1]) for line in open("/proc/stat") if line.sta
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def worker_processes(scratch_parent, since):
-    """{pid: description} of the workers' users' processes that belong to this test's grading: their
-    working folder or environment names this test's scratch parent, or they started during the grading
-    and name no other grading's scratch (other gradings may run on this machine at the same time)."""
-    uids, found = worker_uids(), {}
+def worker_processes(scratch_parent, since, uid=None):
+    """{pid: description} of the workers' users' processes that belong to this test's grading: of its
+    slot's user (`uid`, when known), and either naming this test's scratch parent in their working folder
+    or environment, or started during the grading and naming no other grading's scratch (other gradings
+    may run on this machine at the same time)."""
+    uids, found = ({uid} if uid is not None else worker_uids()), {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -67,21 +68,21 @@ def worker_processes(scratch_parent, since):
     return found
 
 
-def settled_worker_processes(scratch_parent, since, wait_s=5.0):
+def settled_worker_processes(scratch_parent, since, wait_s=5.0, uid=None):
     """This grading's processes still alive (zombies are dead: an orphan the judge killed stays a zombie
     until pid 1 reaps it, and a process just killed takes a moment to become one)."""
     deadline = time.monotonic() + wait_s
     while True:
-        alive = {pid: d for pid, d in worker_processes(scratch_parent, since).items() if " state Z " not in d}
+        alive = {pid: d for pid, d in worker_processes(scratch_parent, since, uid).items() if " state Z " not in d}
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.1)
 
 
-def kill_processes(scratch_parent, since):
+def kill_processes(scratch_parent, since, uid=None):
     """Kill what this test's grading left alive (so that the next case starts clean)."""
     for _ in range(50):
-        alive = settled_worker_processes(scratch_parent, since, wait_s=0)
+        alive = settled_worker_processes(scratch_parent, since, wait_s=0, uid=uid)
         if not alive:
             return
         for pid in alive:
@@ -135,16 +136,17 @@ def shared_listing():
     return out
 
 
-def new_shared_entries(before, after, scratch_parent):
-    """Entries that appeared in /tmp & co: the workers' users', or the judge's scratch folders.
-    (Other new root-owned entries are other programs on this machine, e.g. pytest or a shell.)"""
-    uids = worker_uids()
-    return sorted(p for p, owner in after.items() if p not in before and p != str(scratch_parent) and
-                  (owner in uids or Path(p).name.startswith(("grading-", ".results-"))))
+def new_shared_entries(before, after, uid=None):
+    """Entries that appeared in /tmp & co owned by this grading's worker user (`uid`; any worker user's
+    when unknown). The judge itself puts nothing there (its scratch folders are in a private root); new
+    root-owned entries are other programs on this machine, and other gradings' workers cannot write there."""
+    uids = {uid} if uid is not None else worker_uids()
+    return sorted(p for p, owner in after.items() if p not in before and owner in uids)
 
 
 def remove(paths):
-    """Remove what a hostile submission left behind (after it was reported), so that the next case starts clean."""
+    """Remove what this test's hostile submission left behind (after it was reported), so that the next
+    case starts clean: only entries of this grading's worker user, found by new_shared_entries."""
     for p in paths:
         path = Path(p)
         if path.is_dir() and not path.is_symlink():
@@ -153,7 +155,14 @@ def remove(paths):
             path.unlink(missing_ok=True)
 
 
-CANARIES = [Path("/tmp") / "hostile-canary-issue6", Path("/root") / "hostile-canary-issue6"]
+def run_root():
+    """This test run's own temporary root (tests/conftest.py), or the system's temporary folder."""
+    scratch = os.environ.get("AUTOGRADER_SCRATCH")
+    return str(Path(scratch).parent) if scratch else None
+
+
+# Per test run: a second run on the same machine has canaries of its own.
+CANARIES = [Path("/tmp") / f"hostile-canary-{os.getpid()}", Path("/root") / f"hostile-canary-{os.getpid()}"]
 
 
 @pytest.fixture(scope="module")
@@ -178,9 +187,9 @@ def machine():
 
 @pytest.fixture
 def scratch_parent():
-    """The judge's scratch folder goes here (TMPDIR), so that this grading's processes are told apart
-    from other gradings' on the same machine; like /tmp, the worker's user may pass through it."""
-    folder = Path(tempfile.mkdtemp(prefix="hostile-issue6-", dir="/tmp"))
+    """This grading's gradings root ($AUTOGRADER_SCRATCH), so that its processes and folders are told
+    apart from other gradings' on the same machine; the worker's user may pass through it."""
+    folder = Path(tempfile.mkdtemp(prefix="hostile-issue6-", dir=run_root()))
     folder.chmod(0o711)
     yield folder
     subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)   # rmtree recurses: deep trees defeat it
@@ -190,7 +199,7 @@ def scratch_parent():
 def gradescope_root():
     """Like Gradescope's /autograder: a root-owned folder anyone may pass through (so that only the
     grader's own care keeps the worker out of results/, not pytest's private tmp folder)."""
-    folder = Path(tempfile.mkdtemp(prefix="hostile-issue6-root-", dir="/tmp"))
+    folder = Path(tempfile.mkdtemp(prefix="hostile-issue6-root-", dir=run_root()))
     folder.chmod(0o755)
     yield folder
     subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)
