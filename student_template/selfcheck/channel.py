@@ -3,6 +3,10 @@
 A message is a length-prefixed JSON header followed by the bytes of its arrays. Values may be None,
 bools, ints, floats (NaN and inf allowed), strings, lists, string-keyed dicts and numpy arrays of
 the dtypes in DTYPES. Anything else cannot be sent; anything malformed cannot be received.
+
+The receiving side (the judge) trusts nothing: a header is at most MAX_HEADER bytes and MAX_DEPTH deep,
+a message's arrays at most MAX_ARRAY_BYTES together, and each array buffer may be referenced once (a
+buffer named twice would be copied twice: a small message must not become a large one).
 """
 import json
 import os
@@ -11,8 +15,9 @@ import struct
 import numpy as np
 
 DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
-MAX_HEADER = 8 << 20
+MAX_HEADER = 4 << 20
 MAX_ARRAY_BYTES = 256 << 20
+MAX_DEPTH = 32
 
 
 class ChannelError(Exception):
@@ -69,14 +74,18 @@ def receive(fd, read=read_exactly):
     (length,) = struct.unpack(">Q", read(fd, 8))
     if length > MAX_HEADER:
         raise ChannelError(f"message header of {length} bytes is too large")
+    text = read(fd, length)
+    if _depth(text) > MAX_DEPTH + 2:   # before json.loads, whose recursion a deep header would exhaust
+        raise ChannelError(f"message header nested deeper than {MAX_DEPTH}")
     try:
-        header = json.loads(read(fd, length))
+        header = json.loads(text)
         sizes = [int(s) for s in header["sizes"]]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ChannelError(f"malformed message header ({error})") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        raise ChannelError(f"malformed message header ({type(error).__name__})") from None
     if any(s < 0 for s in sizes) or sum(sizes) > MAX_ARRAY_BYTES:
         raise ChannelError("message arrays are too large")
     buffers = [read(fd, s) for s in sizes]
+    used = set()
 
     def unpack(v):
         if isinstance(v, list):
@@ -85,12 +94,27 @@ def receive(fd, read=read_exactly):
             if "__array__" not in v:
                 return {k: unpack(x) for k, x in v.items()}
             try:
-                dtype, shape, raw = v["dtype"], tuple(int(s) for s in v["shape"]), buffers[v["__array__"]]
+                index, dtype, shape = v["__array__"], v["dtype"], tuple(int(s) for s in v["shape"])
+                if type(index) is not int or index in used:
+                    raise ValueError("an array buffer referenced twice, or not by its number")
+                used.add(index)
                 if dtype not in DTYPES:
                     raise ValueError(f"dtype {dtype!r} not allowed")
-                return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+                return np.frombuffer(buffers[index], dtype=dtype).reshape(shape).copy()
             except (ValueError, IndexError, KeyError, TypeError) as error:
                 raise ChannelError(f"malformed array in message ({error})") from None
         return v
 
     return unpack(header["value"])
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _depth(text):
+    """How deeply the JSON text nests brackets (those inside strings too: an over-estimate is safe)."""
+    depth = deepest = 0
+    for byte in text.translate(None, _NOT_BRACKETS):
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
