@@ -34,6 +34,9 @@ def broken(change):
     (lambda r: r["limits"].update(budget_s=900), "under Gradescope's 600 s"),
     (lambda r: r["limits"].update(worker_rss_mb="lots"), "worker_rss_mb should be int"),
     (lambda r: r.update(tests=[t for t in r["tests"] if t["file"] != "ewc.py"]), "no test judges ewc.py"),
+    (lambda r: r["tests"][0].pop("public"), "test 1.1: public must be true"),
+    (lambda r: r["tests"][1].update(public=True), "test 1.2: public must be false"),
+    (lambda r: r["tests"][0].update(public="yes"), "public should be true or false"),
 ])
 def test_a_config_mistake_is_named(change, message):
     with pytest.raises(ConfigError, match=__import__("re").escape(message)):
