@@ -12,22 +12,12 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import PYTHON, REPO
+from helpers import PYTHON, REPO, function_node
 
 from autograder.selfcheck import surface
 
 HOSTILE = REPO / "tests" / "corpus" / "hostile"
 GENERATED = ("student_template/", "autograder/selfcheck/surface.py", "README.md")   # what staff handout writes
-
-
-def defined(tree, dotted):
-    nodes = tree.body
-    for part in dotted.split("."):
-        node = next((n for n in nodes if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part), None)
-        if node is None:
-            return False
-        nodes = node.body
-    return True
 
 
 def honest_copies_lacking_a_function(root, graded):
@@ -41,7 +31,7 @@ def honest_copies_lacking_a_function(root, graded):
             path = case_file.parent / file
             if path.is_file() and file not in hostile:
                 tree = ast.parse(path.read_text())
-                missing = [f for f in functions if not defined(tree, f)]
+                missing = [f for f in functions if function_node(tree, f) is None]
                 if missing:
                     lacking[path.relative_to(root).as_posix()] = missing
     return lacking

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from helpers import HANDOUT, PYTHON, REFERENCE, REPO, homework
+from helpers import HANDOUT, PYTHON, REFERENCE, REPO, function_node, homework
 
 from autograder.selfcheck import surface
 
@@ -85,17 +85,6 @@ CALLS = {
     "fisher_diagonal": lambda hw, torch: hw.ewc.fisher_diagonal(torch.nn.Linear(2, 2), [(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))]),
     "ewc_penalty": lambda hw, torch: hw.ewc.ewc_penalty(torch.nn.Linear(2, 2), {}, {}, 1.0),
 }
-
-
-def function_node(tree, dotted):
-    """The def of 'name' or 'Class.method' at the top of a module's ast."""
-    nodes = tree.body
-    for part in dotted.split("."):
-        node = next((n for n in nodes if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part), None)
-        if node is None:
-            return None
-        nodes = node.body
-    return node
 
 
 @pytest.mark.parametrize("file, function", [(f, fn) for f, names in surface.GRADED.items() for fn in names])
