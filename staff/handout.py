@@ -217,7 +217,7 @@ def readme_text(text):
         found.append(match["name"])
         if match["name"] not in sections:
             raise ValueError(f"README.md: unknown generated section {match['name']!r}")
-        return match.group(1) + sections[match["name"]] + "\n" + match.group(5)
+        return match.group(1) + sections[match["name"]] + "\n\n" + match.group(5)   # a blank line ends the table
     text = SECTION.sub(rewrite, text)
     if sorted(found) != sorted(sections):
         raise ValueError(f"README.md must hold each generated section once: {sorted(sections)}, found {sorted(found)}")
