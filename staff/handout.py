@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 from autograder.config import load_config
@@ -57,9 +58,7 @@ exactly what to return), then upload those files (or a zip of them) to Gradescop
 
 - Set up: `pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt`. The
   requirements are lower bounds: on Colab or a laptop that already has torch (>= 2.11) it is kept.
-- `pytest` runs one public check per graded file in a few seconds. Those of `utils.py`,
-  `models/gan.py` and `diffusion.py` are also graded on Gradescope, with the same messages; those of
-  `models/vae.py` and `ewc.py` are not scored (their graded tests are hidden). Passing them is
+{pytest_bullet}
   necessary, not sufficient: the grader also uses hidden inputs, statistics and short training runs.
   A file you have not written yet is reported as "not written yet"; a file that does not import
   fails only its own test.
@@ -131,6 +130,24 @@ def _enclosing_function(lines_so_far, filename, number):
     return ".".join(reversed(names))
 
 
+def in_words(items):
+    items = [f"`{item}`" for item in items]
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def public_sentence(config):
+    """Which files' self-checks are also graded tests (config.yaml's `public: true`), and which are not."""
+    public = {t["file"]: t["number"] for t in config["tests"] if t["public"]}
+    graded = [f for f in surface.GRADED_FILES if f in public]
+    unscored = [f for f in surface.GRADED_FILES if f not in public]
+    numbers = ", ".join(public[f] for f in graded)
+    sentence = (f"Those of {in_words(graded)} are also graded on Gradescope (test{'s' * (len(graded) > 1)} "
+                f"{numbers}), with the same messages" if graded else "None is graded")
+    if unscored:
+        sentence += (f"; those of {in_words(unscored)} are not scored (their graded tests are hidden)")
+    return sentence + "."
+
+
 def _write(target, text):
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
@@ -164,8 +181,10 @@ def generate(destination):
     for file in surface.GRADED_FILES:   # the stubs a file that does not import is replaced by in the self-checks
         _write(destination / "selfcheck" / "clean" / file, stub_file(file, student_writes=False))
     for name, text in STUDENT_FILES.items():
-        _write(destination / name, with_header(text.replace("{table}", surface.table()), "staff/handout.py",
-                                               Path(name).suffix))
+        bullet = textwrap.fill("- `pytest` runs one public check per graded file in a few seconds. "
+                               f"{public_sentence(load_config())} Passing them is", 100, subsequent_indent="  ")
+        text = text.replace("{table}", surface.table()).replace("{pytest_bullet}", bullet)
+        _write(destination / name, with_header(text, "staff/handout.py and autograder/config.yaml", Path(name).suffix))
     # Students get lower bounds (their own torch is fine); the grader keeps its exact pins.
     for name, source in (("requirements.txt", "requirements-student.txt"), ("requirements-nodeps.txt", "requirements-nodeps.txt")):
         _write(destination / name, header(source) + (REPO / source).read_text())

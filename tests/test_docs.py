@@ -39,3 +39,14 @@ def test_moving_a_point_in_config_rewrites_the_readmes_tables(monkeypatch):
     assert f"| 3.1 | {points['3.1']['points']:g} | `models/gan.py` |" in text
     vae, gan = (sum(t["points"] for t in config["tests"] if t["file"] == f) for f in ("models/vae.py", "models/gan.py"))
     assert f"`models/vae.py` {vae:g}, `models/gan.py` {gan:g}," in text and text != handout.README.read_text()
+
+
+def test_the_handout_readme_says_which_self_checks_are_graded_from_the_public_flags():
+    config = copy.deepcopy(load_config())
+    for t in config["tests"]:
+        t["public"] = t["number"] == "1.1"
+    assert handout.public_sentence(config) == (
+        "Those of `utils.py` are also graded on Gradescope (test 1.1), with the same messages; those of "
+        "`models/vae.py`, `models/gan.py`, `diffusion.py` and `ewc.py` are not scored (their graded tests are hidden).")
+    current = " ".join(line.strip() for line in (HANDOUT / "README.md").read_text().splitlines())
+    assert handout.public_sentence(load_config()) in current
