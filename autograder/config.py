@@ -7,6 +7,7 @@ from typing import List, TypedDict
 
 import yaml
 
+from autograder.selfcheck import public_checks
 from autograder.selfcheck.surface import GRADED_FILES
 
 PATH = Path(__file__).resolve().parent / "config.yaml"
@@ -37,6 +38,10 @@ class Test(TypedDict):
     points: float
     visibility: str
     timeout_s: float
+    public: bool                 # optional, default false: students' pytest runs this same check (selfcheck.public_checks.PUBLIC)
+
+
+OPTIONAL = {"public": False}     # fields a line of config.yaml may leave out, and their values then
 
 
 class Config(TypedDict):
@@ -55,15 +60,22 @@ def check_function(dotted):
 
 
 def _typed(where, entry, spec):
-    """`entry` with each field of the TypedDict `spec`, converted to its type (int, float, str)."""
+    """`entry` with each field of the TypedDict `spec`, converted to its type (int, float, str; a bool
+    must be written true or false), the OPTIONAL ones it leaves out at their defaults."""
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping, got {entry!r}")
     fields = spec.__annotations__
+    entry = {**{key: value for key, value in OPTIONAL.items() if key in fields}, **entry}
     if set(entry) != set(fields):
         missing, extra = sorted(set(fields) - set(entry)), sorted(set(entry) - set(fields))
         raise ConfigError(f"{where}: " + "; ".join(filter(None, [missing and f"missing {missing}", extra and f"unknown {extra}"])))
     typed = {}
     for key, kind in fields.items():
+        if kind is bool:
+            if not isinstance(entry[key], bool):
+                raise ConfigError(f"{where}: {key} should be true or false, got {entry[key]!r}")
+            typed[key] = entry[key]
+            continue
         try:
             typed[key] = kind(entry[key])
         except (TypeError, ValueError):
@@ -95,6 +107,10 @@ def validate(raw):
             raise ConfigError(f"{where}: check {t['check']} does not exist ({error})") from None
         if not callable(check):
             raise ConfigError(f"{where}: check {t['check']} is not a function")
+        if t["public"] != (check in public_checks.PUBLIC.get(t["file"], [])):
+            raise ConfigError(f"{where}: public must be {str(not t['public']).lower()}: students' pytest "
+                              f"{'does not run' if t['public'] else 'runs'} {t['check']} for {t['file']} "
+                              "(selfcheck/public_checks.py PUBLIC)")
     untested = [f for f in GRADED_FILES if f not in {t["file"] for t in tests}]
     if untested:
         raise ConfigError(f"tests: no test judges {', '.join(untested)}")

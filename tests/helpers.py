@@ -31,3 +31,15 @@ def submission_from(root, destination, files=GRADED_FILES):
         (destination / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(root) / f, destination / f)
     return destination
+
+
+def function_node(tree, dotted):
+    """The def of 'name' or 'Class.method' at the top of a module's ast (None if it has none)."""
+    import ast
+    nodes = tree.body
+    for part in dotted.split("."):
+        node = next((n for n in nodes if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part), None)
+        if node is None:
+            return None
+        nodes = node.body
+    return node

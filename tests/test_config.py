@@ -34,7 +34,17 @@ def broken(change):
     (lambda r: r["limits"].update(budget_s=900), "under Gradescope's 600 s"),
     (lambda r: r["limits"].update(worker_rss_mb="lots"), "worker_rss_mb should be int"),
     (lambda r: r.update(tests=[t for t in r["tests"] if t["file"] != "ewc.py"]), "no test judges ewc.py"),
+    (lambda r: r["tests"][0].pop("public"), "test 1.1: public must be true"),
+    (lambda r: r["tests"][1].update(public=True), "test 1.2: public must be false"),
+    (lambda r: r["tests"][0].update(public="yes"), "public should be true or false"),
 ])
 def test_a_config_mistake_is_named(change, message):
     with pytest.raises(ConfigError, match=__import__("re").escape(message)):
         validate(broken(change))
+
+
+def test_the_advice_after_a_failure_follows_the_public_flag():
+    from autograder.grade import NEXT_STEP, next_step
+    tests = {t["number"]: t for t in load_config()["tests"]}
+    assert next_step(tests["1.1"]) == NEXT_STEP["failed_public"] and next_step(tests["1.2"]) == NEXT_STEP["failed"]
+    assert next_step({**tests["1.1"], "public": False}) == NEXT_STEP["failed"]   # the flag decides, not the check's name

@@ -6,8 +6,8 @@ Each case is the reference's five graded files overlaid with the files of tests/
 is graded by `run_autograder` in a Gradescope-like root with a config whose time limits are lowered,
 and must leave:
   1. a valid results.json;
-  2. a score no higher than the honest files deserve (100 minus the hostile files' points), and at
-     least `expect_min_score` (the honest files keep their points);
+  2. exactly the honest files' points (config.yaml's total less the hostile files' points): the hostile
+     files earn nothing and the honest ones keep everything;
   3. no secret in results.json: no check source, no golden checksum or golden value, no line of the
      reference solution (unless the submission itself holds that line);
   4. a grading that ended within its time limits;
@@ -170,17 +170,17 @@ GENERATED = {
     "zip_paths": (build_zip_paths, {
         "description": "a zip whose members climb out with '../', or have absolute, backslash or drive-letter "
                        "paths (into /tmp, /work/main/autograder/checks); utils.py exists only under such paths",
-        "hostile_file": "utils.py", "expect_min_score": 83}),
+        "hostile_file": "utils.py"}),
     "zip_symlink": (build_zip_symlink, {
         "description": "a zip whose utils.py and models/vae.py are symlinks to the reference, plus links to the goldens",
-        "hostile_file": ["utils.py", "models/vae.py"], "expect_min_score": 62}),
+        "hostile_file": ["utils.py", "models/vae.py"]}),
     "zip_bomb": (build_zip_bomb, {
         "description": "a zip with a member expanding to 1.1 GB: refused as a whole, quickly, without unpacking",
         "hostile_file": "all"}),
     "folder_links_big_file": (build_folder_links_and_big_file, {
         "description": "a folder upload whose utils.py and models/ are symlinks into the reference solution, "
                        "and whose diffusion.py is 2 MB: all three refused, ewc.py graded",
-        "hostile_file": ["utils.py", "models/vae.py", "models/gan.py", "diffusion.py"], "expect_min_score": 20}),
+        "hostile_file": ["utils.py", "models/vae.py", "models/gan.py", "diffusion.py"]}),
 }
 
 
@@ -265,8 +265,7 @@ def test_corpus_is_well_formed():
         hostile_files(case)
         files = [p.relative_to(CORPUS / name).as_posix() for p in (CORPUS / name).rglob("*") if p.is_file()]
         assert set(files) - {"case.yaml"} <= set(GRADED_FILES), (name, files)
-        assert set(case) <= {"description", "hostile_file", "expect_min_score", "zip", "charged", "listen",
-                             "max_rss_mb"}, (name, sorted(case))
+        assert set(case) <= {"description", "hostile_file", "zip", "charged", "listen", "max_rss_mb"}, (name, sorted(case))
 
 
 # --- the test ---------------------------------------------------------------------------------------
@@ -340,10 +339,7 @@ def run_grader(root, config_path, scratch_parent, limit):
 def test_hostile_submission(name, tmp_path, machine, scratch_parent, gradescope_root):
     case = load_case(name)
     hostile = hostile_files(case)
-    max_score = TOTAL - sum(POINTS[f] for f in hostile)
-    expect_min = case.get("expect_min_score")
-    if expect_min is not None:
-        assert expect_min <= max_score, f"{name}: expect_min_score {expect_min} > max_score {max_score}"
+    honest_points = TOTAL - sum(POINTS[f] for f in hostile)
 
     root = gradescope_root
     build_submission(name, root / "submission")
@@ -378,10 +374,10 @@ def test_hostile_submission(name, tmp_path, machine, scratch_parent, gradescope_
     score = results["score"]
     summary = "\n".join(f"{t['number']} {t['score']}/{t['max_score']}: {t['output'][:300]!r}" for t in results["tests"])
     # 2. the honest parts only, and all of them
-    if score > max_score + 1e-6:
-        problems.append(f"score {score} > {max_score} (100 minus the points of {hostile})")
-    if expect_min is not None and score < expect_min - 1e-6:
-        problems.append(f"score {score} < {expect_min}: honest files lost points")
+    if score > honest_points + 1e-6:
+        problems.append(f"score {score} > {honest_points:g} ({TOTAL:g} minus the points of {hostile}): hostile files earned points")
+    if score < honest_points - 1e-6:
+        problems.append(f"score {score} < {honest_points:g} ({TOTAL:g} minus the points of {hostile}): honest files lost points")
     if abs(score - sum(t["score"] for t in results["tests"])) > 1e-3:
         problems.append("the score is not the sum of the tests' scores")
     flagged = [t["number"] for t in results["tests"] if (t.get("extra_data") or {}).get("grader_failure")]

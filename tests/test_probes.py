@@ -34,6 +34,6 @@ def test_the_grader_s_training_runs_import_no_torch_dynamo():
     script = ("import sys; from autograder.config import load_config; from autograder.grade import judge, HANDOUT; "
               "from autograder.selfcheck.local import local_run; run = local_run('reference', clean_root=HANDOUT); "
               "scores = [judge(t, run)[0] for t in load_config()['tests'] if t['file'] != 'ewc.py']; "
-              "print(sum(scores), 'torch._dynamo' in sys.modules)")
+              "print(min(scores), 'torch._dynamo' in sys.modules)")   # every test full marks, no torch._dynamo
     done = subprocess.run([PYTHON, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert done.stdout.split() == ["16.0", "False"], done.stdout + done.stderr[-2000:]
+    assert done.stdout.split() == ["1.0", "False"], done.stdout + done.stderr[-2000:]

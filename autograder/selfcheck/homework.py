@@ -65,7 +65,7 @@ class Homework:
             return self._import_clean(name, file)
         if on_import:
             on_import(file)
-        sys.path[:] = [str(self.root)] + saved_sys_path_without(self.root)
+        sys.path[:] = [str(self.root)] + [p for p in sys.path if p != str(self.root)]   # the homework first, once
         try:
             return importlib.import_module(name)
         except BaseException as error:  # SystemExit at import is the student's mistake too
@@ -86,10 +86,6 @@ class Homework:
         if parent:
             setattr(sys.modules[parent], child, module)
         return module
-
-
-def saved_sys_path_without(root):
-    return [p for p in sys.path if p != str(root)]
 
 
 def _pop_homework_modules():

@@ -16,13 +16,8 @@ import yaml
 
 from autograder.selfcheck.surface import GRADED_FILES  # noqa: E402  (the one definition)
 
-YAML_TO_FILE = {
-    "utils": "utils.py",
-    "vae": "models/vae.py",
-    "gan": "models/gan.py",
-    "diffusion": "diffusion.py",
-    "ewc": "ewc.py",
-}
+YAML_TO_FILE = {Path(file).stem: file for file in GRADED_FILES}   # vae.yaml holds the variants of models/vae.py
+assert len(YAML_TO_FILE) == len(GRADED_FILES), "two graded files share a name: name their YAML files by hand"
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
