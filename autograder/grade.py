@@ -21,7 +21,7 @@ from autograder.config import check_function, load_config
 from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
-from autograder.selfcheck.expect import CheckFailed, StudentError
+from autograder.selfcheck.expect import CheckFailed, StudentError, recording
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE.parent
@@ -252,10 +252,15 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
                         pass             # the first test starts it again and reports why it cannot
                     profile.stop("worker start (torch, the homework)", worker.pid)
 
+                diagnosed = {}   # test number -> the diagnosis keys its message named (staff's class report)
+
                 def run_one(test, measured):
                     profile.start(worker.pid)
                     try:
-                        fraction, message, grader_failed = run_test(test, worker, found, budget, measured)
+                        with recording() as told:
+                            fraction, message, grader_failed = run_test(test, worker, found, budget, measured)
+                        if not grader_failed:
+                            diagnosed[test["number"]] = told["keys"]
                     except Exception:   # the judge's own failure: never a traceback in a student's output
                         log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
                         worker.stop()
@@ -266,7 +271,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
 
                 def post_process(data):
                     board = data.get("leaderboard")
-                    data.update(results.build(data["tests"], output, time.monotonic() - started))
+                    data.update(results.build(data["tests"], output, time.monotonic() - started, diagnosed))
                     if board:
                         data["leaderboard"] = board
 
