@@ -277,12 +277,12 @@ def _regrade(folder, given, jobs, out):
     found, tests, version = submissions(root), load_config()["tests"], grader_version()
     jobs = job_count(jobs, len(found))
     prepare(out, given, version)
+    print(f"regrade: {len(found)} submissions from {given}, {jobs} at a time; outputs in {out}", flush=True)
     print(f"regrade: grader {describe(version)}", flush=True)
     if metadata is not None:
         unlisted = sorted(set(found) - set(metadata))
         print(f"regrade: Gradescope export: {len(metadata)} submissions in {export.METADATA}"
               + (f"; not in it (graded without names): {', '.join(unlisted)}" if unlisted else ""), flush=True)
-    print(f"regrade: {len(found)} submissions from {given}, {jobs} at a time; outputs in {out}", flush=True)
     started = time.monotonic()
     work = [(name, upload, out / "results" / name / "results.json") for name, upload in found.items()]
     graded = grade_all(work, jobs, tests)
