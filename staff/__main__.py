@@ -1,7 +1,8 @@
 """Course staff's commands: python -m staff VERB ...
 
   handout [--check]                    write student_template/ from reference/ (or verify it)
-  goldens [--check]                    write autograder/goldens/ from reference/ (or verify them)
+  goldens [--check]                    write autograder/goldens/ from reference/, only what changed (or
+                                       verify them, and prove numeric.py against the reference's helpers)
   audit [--jobs N] [--only NAME]       grade the accuracy corpus; print which checks catch which mistakes
   package [--out FILE] [--allow-dirty] build the Gradescope zip; refuses uncommitted changes, an invalid
                                        config, a stale handout or goldens, and a zip with which the

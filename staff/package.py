@@ -112,8 +112,11 @@ def grade_with(source, upload, results_path):
     """Grade `upload` with the grader extracted at `source`, as run_autograder does; the results."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("AUTOGRADER_CONFIG", None)
-    done = subprocess.run([sys.executable, "-B", "-m", "autograder", "grade", str(upload), "--results", str(results_path)],
-                          cwd=source, env=env, capture_output=True, text=True, timeout=900)
+    try:
+        done = subprocess.run([sys.executable, "-B", "-m", "autograder", "grade", str(upload), "--results",
+                               str(results_path)], cwd=source, env=env, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        raise PackageRefused(f"the packaged grader did not finish grading {Path(upload).name} in 900 s") from None
     try:
         return json.loads(Path(results_path).read_text())
     except (OSError, ValueError):
