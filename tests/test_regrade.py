@@ -1,17 +1,26 @@
 """regrade for course staff: a folder of submissions graded in parallel through the sandboxed worker
-into scores.csv (one row per submission), feedback.csv, scores.png and results/NAME/results.json."""
+into scores.csv (one row per submission), feedback.csv, scores.png and results/NAME/results.json;
+Gradescope's export read with its metadata (names, old scores, changed.csv); the class report."""
 import csv
 import json
+import re
 import subprocess
+import sys
 import zipfile
+from collections import Counter
 
 import pytest
+import yaml
 
 from helpers import GRADED_FILES, HANDOUT, PYTHON, REFERENCE, REPO, submission_from
 
+from autograder import export, report, results
 from autograder import regrade as regrade_module
-from autograder import results
 from autograder.grade import load_config
+from autograder.selfcheck.expect import DIAGNOSES
+
+sys.path.insert(0, str(REPO / "tests" / "corpus" / "accuracy"))
+from apply import apply_variant, load_variants  # noqa: E402  (the corpus's own builder)
 
 TESTS = load_config()["tests"]
 NUMBERS = [t["number"] for t in TESTS]
@@ -147,18 +156,6 @@ def test_jobs_are_capped_at_the_worker_slots_and_the_submissions(jobs, found, ex
 
 # --- Gradescope's export, provenance and the class report -------------------------------------------
 
-import re  # noqa: E402
-import sys  # noqa: E402
-from collections import Counter  # noqa: E402
-
-import yaml  # noqa: E402
-
-from autograder import export, report  # noqa: E402
-from autograder.selfcheck.expect import DIAGNOSES  # noqa: E402
-
-sys.path.insert(0, str(REPO / "tests" / "corpus" / "accuracy"))
-from apply import apply_variant, load_variants  # noqa: E402
-
 VARIANTS = {v["name"]: v for v in load_variants(REPO / "tests" / "corpus" / "accuracy")}
 # Wrong variants of two files, with one declared cause each (two pairs share theirs), and a correct one.
 CLASS = ["std_for_variance", "logvar_half_exp", "logvar_full_exp", "d_loss_sum", "nonsat_sum", "d_loss_softplus"]
@@ -240,14 +237,11 @@ def test_an_export_zip_is_regraded_with_names_old_and_new_scores_and_the_changes
 def test_the_grader_version_is_printed_recorded_and_in_every_results_file(class_export):
     commit = head_commit()
     assert f"regrade: grader {commit[:12]}" in class_export["stdout"]
-    assert commit[:12] in (class_export["out"] / MARKER_FILE).read_text()
+    assert commit[:12] in (class_export["out"] / regrade_module.MARKER).read_text()
     assert commit[:12] in (class_export["out"] / "report.md").read_text()
     for name in class_export["names"]:
         saved = json.loads((class_export["out"] / "results" / name / "results.json").read_text())
         assert saved["extra_data"]["grader_version"]["commit"] == commit
-
-
-MARKER_FILE = regrade_module.MARKER
 
 
 def report_mistakes(text):
