@@ -275,6 +275,9 @@ def _regrade(folder, given, jobs, out):
         print(f"regrade: {error}", file=sys.stderr)
         return 2
     found, tests, version = submissions(root), load_config()["tests"], grader_version()
+    if not found:
+        print(f"regrade: no submissions (sub-folders or .zip files) beside {export.METADATA} in {given}", file=sys.stderr)
+        return 2
     jobs = job_count(jobs, len(found))
     prepare(out, given, version)
     print(f"regrade: {len(found)} submissions from {given}, {jobs} at a time; outputs in {out}", flush=True)

@@ -328,3 +328,12 @@ def test_the_metadata_reader_takes_gradescope_yaml_as_it_is_written(tmp_path):
     assert export.root_of(outer) is None                    # no metadata: a plain folder of submissions
     (tmp_path / export.METADATA).rename(outer / "assignment_7_export" / export.METADATA)
     assert export.root_of(outer) == outer / "assignment_7_export"   # the export's one top folder
+
+
+def test_an_export_with_no_submission_folders_is_refused_in_one_line(tmp_path):
+    (tmp_path / "download" / "assignment_1_export").mkdir(parents=True)
+    (tmp_path / "download" / "assignment_1_export" / export.METADATA).write_text("{}\n")
+    result = cli(tmp_path / "download", "--out", tmp_path / "out")
+    message = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2 and len(message.splitlines()) == 1 and "no submissions" in message, message
+    assert not (tmp_path / "out").exists()
