@@ -1,8 +1,9 @@
 """The course staff's commands: python -m autograder VERB ...
 
   grade PATH [--results FILE]          grade one submission (zip or folder); exit 0 when grading completed
-  regrade FOLDER [--jobs N] [--out D]  grade every submission in FOLDER in parallel into D (default
-                                       FOLDER-regrade): scores.csv, feedback.csv, scores.png, results/
+  regrade FOLDER [--jobs N] [--out D]  grade every submission in FOLDER (or a Gradescope export, its zip)
+                                       in parallel into D (default FOLDER-regrade): scores.csv, changed.csv,
+                                       feedback.csv, scores.png, report.md, results/
   install-user                         create the unprivileged users that run student code (root; setup.sh)
 
 Course staff's other tools (handout, goldens, audit, package, simulate) are `python -m staff` in a
@@ -22,7 +23,7 @@ def main(argv=None):
     p.add_argument("--config", help="another config.yaml (e.g. shorter time limits for the project's tests)")
     p.add_argument("--profile", help="write the wall and CPU seconds of each phase to this JSON file")
     p = verbs.add_parser("regrade", help="grade a folder of submissions")
-    p.add_argument("folder")
+    p.add_argument("folder", help="a folder of submissions, or Gradescope's export (folder or zip)")
     p.add_argument("--jobs", type=int, default=2, help="parallel gradings (at most 8, the worker slots)")
     p.add_argument("--out", help="output folder (default: FOLDER-regrade beside FOLDER)")
     verbs.add_parser("install-user", help="create the worker's user")

@@ -22,7 +22,7 @@ from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
 from autograder.faults import GraderFault, SubmissionStopped
-from autograder.selfcheck.expect import CheckFailed, StudentError
+from autograder.selfcheck.expect import CheckFailed, StudentError, recording
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE.parent
@@ -295,10 +295,15 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
             pass             # the first test starts it again and reports why it cannot
         profile.stop("worker start (torch, the homework)", ground.worker.pid)
 
+    diagnosed = {}   # test number -> the diagnosis keys its message named (staff's class report)
+
     def run_one(test, measured):
         profile.start(ground.worker.pid)
         try:
-            fraction, message, grader_failed = run_test(test, ground, found, budget, measured)
+            with recording() as told:
+                fraction, message, grader_failed = run_test(test, ground, found, budget, measured)
+            if not grader_failed:
+                diagnosed[test["number"]] = told["keys"]
         except Exception:   # the judge's own failure: never a traceback in a student's output
             log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
             ground.renew()
@@ -309,7 +314,7 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
 
     def post_process(data):
         board = data.get("leaderboard")
-        data.update(results.build(data["tests"], output, time.monotonic() - started))
+        data.update(results.build(data["tests"], output, time.monotonic() - started, diagnosed))
         if board:
             data["leaderboard"] = board
 

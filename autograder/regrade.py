@@ -1,17 +1,23 @@
 """Grade every submission in a folder, for course staff:
 
-    python -m autograder regrade FOLDER [--jobs N] [--out DIR]
+    python -m autograder regrade FOLDER|EXPORT.zip [--jobs N] [--out DIR]
 
-Each entry of FOLDER (a sub-folder or a .zip; e.g. Gradescope's "Export Submissions") is one
-submission, named after the entry. DIR (default: FOLDER-regrade beside FOLDER) receives
-  scores.csv                 one row per submission: submission, score, max_score, one column per test
-                             (its score), grader_failure (yes/no), grader_failed_tests, notes
+Each entry of FOLDER (a sub-folder or a .zip) is one submission, named after the entry. Gradescope's
+"Export Submissions" (its zip, or the zip extracted) is read as it comes: with its
+submission_metadata.yml (autograder/export.py), each row also names the submitters and the score
+Gradescope holds. DIR (default: FOLDER-regrade beside FOLDER) receives
+  scores.csv                 one row per submission: submission, [submission_id, submitted_at, names,
+                             emails, sids, old_score,] score, [difference,] max_score, one column per
+                             test (its score), grader_failure (yes/no), grader_failed_tests, notes
+  changed.csv                (an export only) the submissions whose score changed, old and new
   feedback.csv               one row per submission and test: the feedback the student saw
   scores.png                 a histogram of the scores
+  report.md, tests.png, mistakes.png   the class report (autograder/report.py)
   results/NAME/results.json  what Gradescope would have received
-An existing DIR must be a previous regrade output (it holds .autograder-regrade); its outputs are
-replaced, anything else in it is left alone. The summary (and the submissions to grade again because
-the grader, not the submission, failed) is printed at the end.
+An existing DIR must be a previous regrade output (it holds .autograder-regrade, which also names
+the grader's version); its outputs are replaced, anything else in it is left alone. The grader's
+version is printed at the start; the summary (and the submissions to grade again because the
+grader, not the submission, failed) at the end.
 """
 import concurrent.futures
 import csv
@@ -19,6 +25,7 @@ import multiprocessing
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 import traceback
 from datetime import datetime
@@ -26,11 +33,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder import results, sandbox
+from autograder import export, report, results, sandbox
 from autograder.grade import grade, load_config
+from autograder.version import describe, grader_version
 
 MARKER = ".autograder-regrade"
-OUTPUTS = ("scores.csv", "feedback.csv", "scores.png", "results")
+OUTPUTS = ("scores.csv", "changed.csv", "feedback.csv", "scores.png", "report.md", "tests.png", "mistakes.png",
+           "results")
+CHANGED = 0.005   # a score that differs from Gradescope's by more has changed (it shows two decimals)
 _slot = _zygote = None
 
 
@@ -96,7 +106,7 @@ def refusal(folder, out):
     return None
 
 
-def prepare(out, folder):
+def prepare(out, folder, version=None):
     """An empty output folder: a previous regrade's outputs (only those) are removed."""
     out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
@@ -105,7 +115,8 @@ def prepare(out, folder):
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
             path.unlink()
-    (out / MARKER).write_text(f"regrade of {folder.resolve()} started {datetime.now().isoformat(timespec='seconds')}\n")
+    (out / MARKER).write_text(f"regrade of {folder.resolve()} started {datetime.now().isoformat(timespec='seconds')}"
+                              + (f" with grader {describe(version)}" if version else "") + "\n")
 
 
 def grade_all(work, jobs, tests):
@@ -138,17 +149,54 @@ def max_score(outcome):
     return sum(t["max_score"] for t in outcome["tests"])
 
 
-def write_scores(path, graded, tests):
+def difference(outcome, known):
+    """New score minus the one Gradescope holds ('' when it holds none)."""
+    old = known.get("old_score")
+    return "" if old is None else round(outcome["score"] - old, 4)
+
+
+def write_scores(path, graded, tests, metadata=None):
+    """scores.csv; with an export's `metadata` ({name: export.read row}) each row also carries the
+    submitters, the old score and the difference."""
     numbers = [t["number"] for t in tests]
+    who = export.FIELDS if metadata is not None else []
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", "score", "max_score", *numbers, "grader_failure", "grader_failed_tests", "notes"])
+        writer.writerow(["submission", *who, "score", *(["difference"] if who else []), "max_score", *numbers,
+                         "grader_failure", "grader_failed_tests", "notes"])
         for name, outcome in sorted(graded.items()):
+            known = (metadata or {}).get(name, {})
             score_of = {t["number"]: t["score"] for t in outcome["tests"]}
             failed = results.grader_failures(outcome)
             flagged = bool(failed) or outcome.get("extra_data", {}).get("grader_failure", False)
-            writer.writerow([name, outcome["score"], max_score(outcome), *(score_of.get(n, "") for n in numbers),
+            writer.writerow([name, *(("" if known.get(k) is None else known[k]) for k in who), outcome["score"],
+                             *([difference(outcome, known)] if who else []), max_score(outcome),
+                             *(score_of.get(n, "") for n in numbers),
                              "yes" if flagged else "no", " ".join(failed), notes(outcome["output"])])
+
+
+def changes(graded, metadata):
+    """{name: difference} of the submissions whose score changed, and how many had no previous score."""
+    changed, unknown = {}, 0
+    for name, outcome in graded.items():
+        delta = difference(outcome, metadata.get(name, {}))
+        if delta == "":
+            unknown += 1
+        elif abs(delta) > CHANGED:
+            changed[name] = delta
+    return changed, unknown
+
+
+def write_changed(path, graded, metadata):
+    """changed.csv: the submissions whose new score differs from the one Gradescope holds."""
+    changed, _ = changes(graded, metadata)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["submission", "submission_id", "names", "emails", "sids", "old_score", "score", "difference"])
+        for name in sorted(changed):
+            known = metadata[name]
+            writer.writerow([name, known["submission_id"], known["names"], known["emails"], known["sids"],
+                             known["old_score"], graded[name]["score"], changed[name]])
 
 
 def write_feedback(path, graded):
@@ -174,12 +222,22 @@ def write_histogram(path, graded):
     figure.savefig(path, dpi=100)
 
 
-def summary(graded):
-    """The lines printed at the end: statistics, and which submissions to grade again."""
+def change_counts(graded, metadata):
+    """(changed, up, down, without a previous score) against an export's scores."""
+    changed, unknown = changes(graded, metadata)
+    return len(changed), sum(d > 0 for d in changed.values()), sum(d < 0 for d in changed.values()), unknown
+
+
+def summary(graded, metadata=None):
+    """The lines printed at the end: statistics, score changes, and which submissions to grade again."""
     scores = [o["score"] for o in graded.values()]
     top = max(max_score(o) for o in graded.values())
     lines = [f"{len(scores)} submissions: mean {statistics.mean(scores):.1f}, median {statistics.median(scores):.1f}, "
              f"min {min(scores):g}, max {max(scores):g} (of {top:g})"]
+    if metadata is not None:
+        changed, up, down, unknown = change_counts(graded, metadata)
+        lines.append(f"score changed: {changed} ({up} up, {down} down; changed.csv)"
+                     + (f"; no previous score: {unknown}" if unknown else ""))
     failed = {name: results.grader_failures(o) for name, o in sorted(graded.items())
               if results.grader_failures(o) or o.get("extra_data", {}).get("grader_failure")}
     lines.append(f"grader failures: {len(failed)}")
@@ -191,22 +249,54 @@ def summary(graded):
 
 def regrade(folder, jobs=2, out=None):
     folder = Path(folder)
-    out = Path(out) if out else folder.parent / f"{folder.resolve().name}-regrade"
+    is_zip = folder.is_file() and folder.suffix.lower() == ".zip"
+    out = Path(out) if out else folder.parent / f"{folder.stem if is_zip else folder.resolve().name}-regrade"
+    if not is_zip:
+        return _regrade(folder, folder, jobs, out)
+    with tempfile.TemporaryDirectory(prefix="regrade-export-") as tmp:
+        try:
+            extracted = export.extract(folder, tmp)
+        except export.ExportError as error:
+            print(f"regrade: {error}", file=sys.stderr)
+            return 2
+        return _regrade(extracted, folder, jobs, out)
+
+
+def _regrade(folder, given, jobs, out):
+    """Grade the submissions of `folder` (`given`: what staff named, the export's zip or this folder)."""
     why = refusal(folder, out)
     if why:
-        print(f"regrade: {why}", file=sys.stderr)
+        print(f"regrade: {why.replace(str(folder), str(given))}", file=sys.stderr)
         return 2
-    found, tests = submissions(folder), load_config()["tests"]
+    root = export.root_of(folder) or folder
+    try:
+        metadata = export.read(root) if (root / export.METADATA).is_file() else None
+    except export.ExportError as error:
+        print(f"regrade: {error}", file=sys.stderr)
+        return 2
+    found, tests, version = submissions(root), load_config()["tests"], grader_version()
+    if not found:
+        print(f"regrade: no submissions (sub-folders or .zip files) beside {export.METADATA} in {given}", file=sys.stderr)
+        return 2
     jobs = job_count(jobs, len(found))
-    prepare(out, folder)
-    print(f"regrade: {len(found)} submissions from {folder}, {jobs} at a time; outputs in {out}", flush=True)
+    prepare(out, given, version)
+    print(f"regrade: {len(found)} submissions from {given}, {jobs} at a time; outputs in {out}", flush=True)
+    print(f"regrade: grader {describe(version)}", flush=True)
+    if metadata is not None:
+        unlisted = sorted(set(found) - set(metadata))
+        print(f"regrade: Gradescope export: {len(metadata)} submissions in {export.METADATA}"
+              + (f"; not in it (graded without names): {', '.join(unlisted)}" if unlisted else ""), flush=True)
     started = time.monotonic()
     work = [(name, upload, out / "results" / name / "results.json") for name, upload in found.items()]
     graded = grade_all(work, jobs, tests)
-    write_scores(out / "scores.csv", graded, tests)
+    write_scores(out / "scores.csv", graded, tests, metadata)
+    if metadata is not None:
+        write_changed(out / "changed.csv", graded, metadata)
     write_feedback(out / "feedback.csv", graded)
     write_histogram(out / "scores.png", graded)
-    print("\n".join(summary(graded)))
-    print(f"regrade: done in {time.monotonic() - started:.0f} s; outputs in {out}: "
-          "scores.csv, feedback.csv, scores.png, results/NAME/results.json")
+    report.write(out, graded, tests, version, change_counts(graded, metadata) if metadata is not None else None)
+    print("\n".join(summary(graded, metadata)))
+    print(f"regrade: done in {time.monotonic() - started:.0f} s; outputs in {out}: scores.csv, "
+          + ("changed.csv, " if metadata is not None else "")
+          + "feedback.csv, scores.png, report.md (tests.png, mistakes.png), results/NAME/results.json")
     return 0

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from autograder.version import grader_version
+
 SCHEMA = {
     "type": "object",
     "required": ["score", "execution_time", "output", "tests"],
@@ -51,12 +53,23 @@ def grader_failures(results):
     return [t["number"] for t in results["tests"] if t.get("extra_data", {}).get("grader_failure")]
 
 
-def build(tests, output, execution_time):
-    """The top level of results.json around `tests` (as test_result or gradescope-utils builds them)."""
+def build(tests, output, execution_time, diagnosed=None):
+    """The top level of results.json around `tests` (as test_result or gradescope-utils builds them).
+    `diagnosed`: {test number: [diagnosis keys its message named]} (expect.DIAGNOSES), kept in each
+    test's extra_data for staff's class report; students see the message, not the keys."""
+    for t in tests:
+        if (diagnosed or {}).get(t["number"]):
+            t.setdefault("extra_data", {})["diagnosed"] = sorted(diagnosed[t["number"]])
     failed = [t["number"] for t in tests if t.get("extra_data", {}).get("grader_failure")]
     return {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(execution_time, 2),
             "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
-            "extra_data": {"grader_failure": bool(failed), "grader_failed_tests": failed}}
+            "extra_data": {"grader_failure": bool(failed), "grader_failed_tests": failed,
+                           "grader_version": grader_version()}}
+
+
+def diagnosed(results):
+    """{test number: [diagnosis keys]} recorded in a results file (build's `diagnosed`)."""
+    return {t["number"]: t.get("extra_data", {}).get("diagnosed", []) for t in results["tests"]}
 
 
 def harness_failure(config_tests, execution_time, detail=""):

@@ -1,9 +1,12 @@
 """Course staff's commands: python -m staff VERB ...
 
   handout [--check]                    write student_template/ from reference/ (or verify it)
-  goldens [--check]                    write autograder/goldens/ from reference/ (or verify them)
+  goldens [--check]                    write autograder/goldens/ from reference/, only what changed (or
+                                       verify them, and prove numeric.py against the reference's helpers)
   audit [--jobs N] [--only NAME]       grade the accuracy corpus; print which checks catch which mistakes
-  package [--out FILE]                 build the Gradescope zip (refuses a stale handout or stale goldens)
+  package [--out FILE] [--allow-dirty] build the Gradescope zip; refuses uncommitted changes, an invalid
+                                       config, a stale handout or goldens, and a zip with which the
+                                       reference does not get 100 or the handout does not get 0
   simulate SUBMISSION [--package ZIP] [--memory-mb 768] [--root DIR]
                                        grade a submission exactly as Gradescope does (extract, setup.sh,
                                        the copy of run_autograder run from the root, a memory limit)
@@ -27,6 +30,8 @@ def main(argv=None):
     p.add_argument("--only", help="only variants whose name contains this")
     p = verbs.add_parser("package", help="build the Gradescope zip")
     p.add_argument("--out", default="dist/autograder.zip")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="package a checkout with uncommitted changes (the version file says so)")
     p = verbs.add_parser("simulate", help="grade a submission exactly as Gradescope does")
     p.add_argument("submission", help="a zip or folder, as a student would upload it")
     p.add_argument("--package", help="the autograder zip (default: build one from this checkout)")
@@ -48,9 +53,9 @@ def main(argv=None):
     if args.verb == "package":
         from staff.package import PackageRefused, package
         try:
-            package(args.out)
+            package(args.out, allow_dirty=args.allow_dirty)
         except PackageRefused as refused:
-            print(f"package: {refused}")
+            print(f"package: refused, nothing written to {args.out}: {refused}")
             return 1
         return 0
     if args.verb == "simulate":

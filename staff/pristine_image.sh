@@ -309,7 +309,9 @@ if [ -z "$ZIP" ]; then
   # The verb moved from `python -m autograder package` to `python -m staff package`; either works here.
   verb=autograder; [ -f "$src/staff/__main__.py" ] && verb=staff
   say "building the zip: python -m $verb package ($zip_from)"
-  if ! (cd "$src" && PYTHONDONTWRITEBYTECODE=1 "$PY" -m "$verb" package --out "$ZIP") > "$LOGDIR/package.log" 2>&1; then
+  # The copy is no git checkout: `staff package` refuses it unless told (its version file then says "unknown").
+  dirty=(); (cd "$src" && "$PY" -m "$verb" package --help 2>/dev/null | grep -q -- --allow-dirty) && dirty=(--allow-dirty)
+  if ! (cd "$src" && PYTHONDONTWRITEBYTECODE=1 "$PY" -m "$verb" package --out "$ZIP" "${dirty[@]}") > "$LOGDIR/package.log" 2>&1; then
     cat "$LOGDIR/package.log" >&2; die "python -m $verb package refused or failed (log above; --from-head packages the last commit)"
   fi
   cat "$LOGDIR/package.log"
