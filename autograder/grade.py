@@ -283,8 +283,6 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
 def run_suite(tests, limits, ground, found, notes, started, profile):
     """Start the worker, run every test through gradescope-utils' runner; the results dict."""
     budget = Budget(limits["budget_s"] - (time.monotonic() - started))
-    output = ("\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes
-              else f"All {len(GRADED_FILES)} graded files found.")
     if found:
         profile.start()
         try:
@@ -294,6 +292,7 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
         except GraderFault:
             pass             # the first test starts it again and reports why it cannot
         profile.stop("worker start (torch, the homework)", ground.worker.pid)
+        notes = notes + [GLOBAL_NOTE.format(file=f, changes=c) for f, c in ground.worker.global_changes.items()]
 
     diagnosed = {}   # test number -> the diagnosis keys its message named (staff's class report)
 
@@ -311,6 +310,9 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
         sandbox.release_memory()
         profile.stop(f"test {test['number']}", ground.worker.pid)
         return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed
+
+    output = ("\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes
+              else f"All {len(GRADED_FILES)} graded files found.")
 
     def post_process(data):
         board = data.get("leaderboard")

@@ -111,9 +111,12 @@ def _match(entries, notes):
         if candidates:
             candidates.sort(key=lambda e: (len(PurePosixPath(e).parts), e))
             chosen[graded] = candidates[0]
-            if len(candidates) > 1 and len(PurePosixPath(candidates[1]).parts) == len(PurePosixPath(candidates[0]).parts):
-                notes.append(f"several files match {graded}; graded {candidates[0]}")
+            if len(candidates) > 1:
+                notes.append(f"{len(candidates)} files could be {graded} ({', '.join(candidates[:4])}); graded "
+                             f"{candidates[0]}, the one nearest the top" + (" (the first in name order)" if
+                             len(PurePosixPath(candidates[1]).parts) == len(PurePosixPath(candidates[0]).parts) else ""))
     return chosen
+
 
 
 def _read_capped(stream, name):

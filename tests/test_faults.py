@@ -3,6 +3,7 @@ a check that raises, a cgroup too small for torch; a time budget for the whole g
 worker slots across gradings. Through the real sandboxed worker (as root where the suite runs)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 
@@ -192,3 +193,62 @@ def test_an_exception_anywhere_in_the_judge_is_a_flagged_grader_failure_not_a_tr
     t = {t["number"]: t for t in outcome["tests"]}["5.3"]
     assert NOT_A_VERDICT in t["output"] and "Traceback" not in t["output"] and "RuntimeError" not in t["output"]
     assert results.grader_failures(outcome) == ["5.3"]
+
+
+SPINNER = '''
+
+def _spin_forever():
+    """A child that leaves the session, ignores SIGTERM and burns a CPU (as a stray training loop would)."""
+    import os
+    import signal
+    if os.fork() == 0:
+        os.setsid()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            pass
+
+
+_real_sample_gaussian = sample_gaussian
+
+
+def sample_gaussian(m, v):
+    import time
+    _spin_forever()
+    time.sleep(2)   # long enough for the test to see the spinner and kill the judge meanwhile
+    return _real_sample_gaussian(m, v)
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the slot's user (root) is what the guardian ends")
+def test_no_process_of_the_slot_outlives_a_judge_killed_mid_grading(tmp_path):
+    """SIGKILL the judge while its worker's stray child spins: within 5 s no process of the slot's user
+    is left, and the grading's scratch folder is gone (the guardian's work)."""
+    import pwd
+    import re
+    import time
+    sub = submission_from(REFERENCE, tmp_path / "sub")
+    (sub / "utils.py").write_text((sub / "utils.py").read_text() + SPINNER)
+    scratch = sandbox.gradings_root() / f"killed-judge-{os.getpid()}"   # traversable by the worker's user
+    judge = subprocess.Popen([str(PYTHON), "-m", "autograder", "grade", str(sub)], cwd=REPO, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                             env={**os.environ, "AUTOGRADER_SCRATCH": str(scratch)})
+    line = judge.stdout.readline()
+    user = re.search(r"grade: worker slot \d+, user (\S+)", line)
+    assert user, line
+    uid = pwd.getpwnam(user.group(1)).pw_uid
+    deadline = time.monotonic() + 120
+    while len(sandbox.cleanup.user_processes(uid)) < 2 and time.monotonic() < deadline:   # worker + spinner
+        time.sleep(0.2)
+    assert len(sandbox.cleanup.user_processes(uid)) >= 2, "the spinner never started"
+    judge.kill()
+    judge.wait()
+    ended = time.monotonic() + 5
+    while sandbox.cleanup.user_processes(uid) and time.monotonic() < ended:
+        time.sleep(0.1)
+    left = sandbox.cleanup.user_processes(uid)
+    sandbox.cleanup.kill_user_processes(uid)   # this test's own mess, should the assertion fail
+    assert not left, f"processes of {user.group(1)} alive 5 s after the judge died: {left}"
+    while any(scratch.glob("grading-*")) and time.monotonic() < ended + 5:
+        time.sleep(0.1)
+    assert not any(scratch.glob("grading-*")), list(scratch.iterdir())
+    shutil.rmtree(scratch)
