@@ -1,5 +1,6 @@
 """The judge-worker channel carries plain data only, and refuses anything else either way."""
 import io
+import json
 import struct
 
 import numpy as np
@@ -80,3 +81,22 @@ def _read(buffer, n):
     if len(data) < n:
         raise EOFError
     return data
+
+
+def test_a_buffer_referenced_twice_is_refused_before_it_is_copied():
+    """No amplification: one buffer named by two arrays would be copied twice (40 times: 5 GB from 128 MB)."""
+    item = {"__array__": 0, "dtype": "uint8", "shape": [8]}
+    buffer = io.BytesIO(frame(json.dumps({"value": [item, item], "sizes": [8]}).encode(), b"\0" * 8))
+    with pytest.raises(ChannelError, match="referenced twice"):
+        receive(None, read=lambda _fd, n: _read(buffer, n))
+
+
+def test_a_deep_header_is_refused_as_malformed_data_not_a_recursion_error():
+    for depth in (33 + 2, 100_000):
+        raw = frame(b"[" * depth + b"]" * depth)
+        buffer = io.BytesIO(raw)
+        with pytest.raises(ChannelError, match="nested deeper"):
+            receive(None, read=lambda _fd, n: _read(buffer, n))
+    ok = {"value": [[[[1]]]], "sizes": []}   # legitimate nesting still passes
+    buffer = io.BytesIO(frame(json.dumps(ok).encode()))
+    assert receive(None, read=lambda _fd, n: _read(buffer, n)) == [[[[1]]]]

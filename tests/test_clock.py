@@ -1,0 +1,63 @@
+"""A test's time is charged for what the submission did, not for the machine's load: the wall-clock time of
+its calls less the time its worker waited for a CPU; a wall-clock backstop ends a call the machine made too
+slow as the machine's fault (autograder/sandbox/worker.py's Clock)."""
+import time
+
+import pytest
+
+from autograder.faults import GraderFault, SubmissionStopped
+from autograder.sandbox import Clock
+from autograder.sandbox.worker import Worker
+
+
+class Waiting:
+    """A worker's watch whose process waited for a CPU `share` of every wall-clock second."""
+
+    def __init__(self, share):
+        self.share, self.started = share, time.monotonic()
+
+    def run_delay_s(self):
+        return (time.monotonic() - self.started) * self.share
+
+
+def worker_with(watch):
+    worker = Worker.__new__(Worker)
+    worker.watch = watch
+    return worker
+
+
+def spend(worker, clock, seconds):
+    with worker._timing(clock) as expired:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            expired()
+            time.sleep(0.01)
+
+
+def test_time_spent_waiting_for_a_cpu_is_not_charged():
+    clock = Clock(limit_s=0.5, wall_s=5)
+    spend(worker_with(Waiting(share=0.8)), clock, 1.0)   # 1 s of wall-clock time, 0.2 s of its own
+    assert 0.15 < clock.charged_s < 0.3
+
+
+def test_its_own_time_is_charged_and_stops_it_at_the_limit():
+    clock = Clock(limit_s=0.3, wall_s=5)
+    with pytest.raises(SubmissionStopped) as stopped:
+        spend(worker_with(Waiting(share=0.0)), clock, 2.0)
+    assert stopped.value.timed_out and 0.3 <= clock.charged_s < 0.5
+
+
+def test_a_machine_too_slow_for_the_backstop_is_the_machine_s_fault():
+    clock = Clock(limit_s=1.0, wall_s=0.5)
+    with pytest.raises(GraderFault, match="too busy"):
+        spend(worker_with(Waiting(share=0.95)), clock, 2.0)
+    assert clock.charged_s < 0.1
+
+
+def test_the_clock_accumulates_over_the_calls_of_one_test():
+    clock, worker = Clock(limit_s=0.5, wall_s=5), worker_with(Waiting(share=0.0))
+    spend(worker, clock, 0.2)
+    spend(worker, clock, 0.2)
+    assert 0.35 < clock.charged_s < 0.5
+    with pytest.raises(SubmissionStopped):
+        spend(worker, clock, 0.2)
