@@ -24,7 +24,7 @@ import torch._dynamo  # noqa: E402,F401  (serve imports it before its integrity 
 # worker.* from autograder/, imported before any fork (children cannot read them later); autograder/
 # leaves sys.path again, so that none of its modules shadows a library's import in a worker.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from worker import landlock, limits, serve  # noqa: E402,F401  (landlock: serve.confine imports it in the child)
+from worker import integrity, landlock, limits, seccomp, serve  # noqa: E402,F401  (serve imports them in the child)
 del sys.path[0]
 
 torch.set_num_threads(1)
