@@ -82,6 +82,17 @@ class Limited:
         counts = dict(line.split() for line in (self.path / name).read_text().splitlines() if len(line.split()) == 2)
         return int(counts.get("oom_kill", 0))
 
+    def hit_own_limit(self):
+        """Whether usage ever reached this cgroup's own limit (not only a limit above it): v1's failcnt,
+        v2's "max" events. An OOM kill of ours without it was the machine's limit, not ours."""
+        try:
+            if self.version == 1:
+                return int((self.path / "memory.failcnt").read_text()) > 0
+            counts = dict(line.split() for line in (self.path / "memory.events").read_text().splitlines())
+            return int(counts.get("max", 0)) > 0
+        except (OSError, ValueError):
+            return False
+
     def kill_all(self, wait_s=2.0):
         """SIGKILL every process in the cgroup, and wait (briefly) until it is empty."""
         deadline = time.monotonic() + wait_s

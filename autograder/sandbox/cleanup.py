@@ -119,7 +119,7 @@ class Guardian:
 
     @staticmethod
     def _watch(read_end, uid):
-        sessions, folders, buffered = set(), set(), b""
+        sessions, folders, cgroups, buffered = set(), set(), set(), b""
         while True:
             chunk = os.read(read_end, 1 << 16)
             if not chunk:
@@ -130,10 +130,19 @@ class Guardian:
                 kind, _, value = line.decode().partition(" ")
                 if kind == "done":
                     return
-                {"worker": sessions.add, "scratch": folders.add}[kind](value)
+                {"worker": sessions.add, "scratch": folders.add, "cgroup": cgroups.add}[kind](value)
         end_processes([int(pid) for pid, started in map(str.split, sessions) if start_time(int(pid)) == started], uid)
         for folder in folders:
             subprocess.run(["rm", "-rf", "--one-file-system", folder], check=False)
+        for folder in cgroups:   # empty once their processes are dead
+            for _ in range(50):
+                try:
+                    os.rmdir(folder)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
     def _tell(self, line):
         try:
@@ -146,6 +155,9 @@ class Guardian:
 
     def scratch(self, path):
         self._tell(f"scratch {path}")
+
+    def cgroup(self, path):
+        self._tell(f"cgroup {path}")
 
     def close(self):
         """The grading ended normally (its processes are ended, its folders removed)."""

@@ -87,8 +87,9 @@ class Watch:
                                         f"{limits['worker_scratch_files']} files into its folders and was stopped")
 
     def out_of_memory(self):
-        """Whether the kernel killed a process of the worker's own cgroup for exceeding its limit."""
-        return self.cgroup is not None and self.cgroup.oom_kills() > 0
+        """Whether the kernel killed a process of the worker's own cgroup for exceeding that cgroup's own
+        limit (a kill under the machine's limit above it is not the submission's doing)."""
+        return self.cgroup is not None and self.cgroup.oom_kills() > 0 and self.cgroup.hit_own_limit()
 
     def run_delay_s(self):
         return run_delay_s(self.pid)

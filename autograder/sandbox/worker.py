@@ -119,6 +119,8 @@ class Worker:
                 memory = None
         if self.guardian is not None:
             self.guardian.worker(self.process.pid)
+            if memory is not None:
+                self.guardian.cgroup(memory.path)
         self.watch = Watch(self.process.pid, self.account[0] if self.account else None, self.limits, self.scratch, memory)
         os.set_blocking(self.to_worker, False)
         return self._await_ready(wall_end)
