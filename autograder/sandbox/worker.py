@@ -322,6 +322,8 @@ class Worker:
                 return SubmissionStopped("the process running your code wrote too large a file and was stopped")
             if name == "SIGKILL" and self.watch.out_of_memory():
                 return SubmissionStopped(f"it used more than {self.limits['worker_rss_mb']} MB of memory and was stopped")
+            if name == "SIGKILL" and self.watch.cgroup is not None and self.watch.cgroup.oom_kills() > 0:
+                return GraderFault("the machine's memory limit was reached: the kernel's OOM killer stopped the worker")
             return GraderFault(f"the worker was terminated by {name} while under its memory and process limits")
         return GraderFault(f"the worker exited (status {code}) without saying why")
 

@@ -1,5 +1,5 @@
 """seccomp: the worker may create no socket of any kind (TCP, UDP, UNIX, raw, netlink), nor reach one
-another way (io_uring), nor trace other processes. Landlock refuses TCP only, and Gradescope's
+another way (io_uring), nor trace other processes, nor make System V or POSIX IPC objects. Landlock refuses TCP only, and Gradescope's
 containers have the network; with this filter a submission cannot send its hidden inputs anywhere.
 
 A classic BPF program on the syscall number, installed for every thread of the process (TSYNC) and
@@ -12,11 +12,15 @@ import platform
 import struct
 
 # Per architecture: the audit arch, the seccomp syscall, the syscalls refused.
+# SysV shared memory, semaphores and message queues, and POSIX message queues, are refused too: they
+# outlive the process that made them (memory no process holds, kept past the grading) and are mailboxes.
 _ARCH = {
     "x86_64": (0xC000003E, 317, {"socket": 41, "socketpair": 53, "ptrace": 101, "process_vm_readv": 310,
-                                  "process_vm_writev": 311, "io_uring_setup": 425}),
+                                  "process_vm_writev": 311, "io_uring_setup": 425, "shmget": 29, "semget": 64,
+                                  "msgget": 68, "mq_open": 240}),
     "aarch64": (0xC00000B7, 277, {"socket": 198, "socketpair": 199, "ptrace": 117, "process_vm_readv": 270,
-                                   "process_vm_writev": 271, "io_uring_setup": 425}),
+                                   "process_vm_writev": 271, "io_uring_setup": 425, "shmget": 194, "semget": 190,
+                                   "msgget": 186, "mq_open": 180}),
 }
 _ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 _X32_BIT = 0x40000000                  # x86_64's x32 ABI: the same calls under other numbers
