@@ -150,6 +150,7 @@ def attempt_test(test, worker, limit_s, measured=None):
             raise
 
     run.measured = {} if measured is None else measured   # leaderboard values the checks compute
+    run.device = worker.device   # the training checks' device (grade --device)
     try:
         fraction, message = judge(test, run)
     except GraderFault as fault:
@@ -208,11 +209,13 @@ class Budget:
         return self.deadline - time.monotonic()
 
 
-def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None, zygote=None):
+def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None, zygote=None,
+          device="auto"):
     """Grade `upload` (a zip or folder); write results_path if given; return the results dict.
     `slot`: a sandbox.Slot this process already holds (regrade's workers keep one); by default a free
     slot is taken for this grading and released after it. `profile`: a Profile to time the phases in.
-    `zygote`: a sandbox.Zygote to fork the worker from (regrade: torch imported once per slot)."""
+    `zygote`: a sandbox.Zygote to fork the worker from (regrade: torch imported once per slot).
+    `device`: where the training checks run: "auto" (CUDA where the worker has it), "cpu" or "cuda"."""
     if slot is None:
         try:
             held = sandbox.acquire_slot()
@@ -220,7 +223,8 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             return _finish(results.harness_failure((config or load_config())["tests"], 0.0, str(error)),
                            results_path, quiet)
         with held:
-            return grade(upload, results_path, config=config, quiet=quiet, slot=held, profile=profile, zygote=zygote)
+            return grade(upload, results_path, config=config, quiet=quiet, slot=held, profile=profile, zygote=zygote,
+                         device=device)
     profile = profile or Profile()
     started = time.monotonic()
     config = config or load_config()
@@ -243,7 +247,8 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             base = sandbox.prepare(scratch, HANDOUT, found, slot.number)
             budget = Budget(limits["budget_s"] - (time.monotonic() - started))
             output = "\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes else f"All {len(GRADED_FILES)} graded files found."
-            with sandbox.Worker(base, limits, slot.number, confined=confined, zygote=zygote) as worker:
+            trained_on = {}   # test number -> the device its training run reported (extra_data, the log)
+            with sandbox.Worker(base, limits, slot.number, confined=confined, zygote=zygote, device=device) as worker:
                 if found:
                     profile.start()
                     try:
@@ -260,12 +265,18 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
                         log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
                         worker.stop()
                         fraction, message, grader_failed = 0.0, GRADER_FAILED.format(why="the judge failed"), True
+                    if "training device" in measured:
+                        trained_on[test["number"]] = measured.pop("training device")
+                        log(f"grader: test {test['number']} trained on {trained_on[test['number']]}")
                     sandbox.release_memory()
                     profile.stop(f"test {test['number']}", worker.pid)
                     return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed
 
                 def post_process(data):
                     board = data.get("leaderboard")
+                    for entry in data["tests"]:
+                        if entry["number"] in trained_on:
+                            entry.setdefault("extra_data", {})["device"] = trained_on[entry["number"]]
                     data.update(results.build(data["tests"], output, time.monotonic() - started))
                     if board:
                         data["leaderboard"] = board

@@ -165,8 +165,9 @@ def prepare(scratch, handout, submitted, slot=0):
 class Worker:
     """One worker process; `call` restarts it when needed. Use as a context manager."""
 
-    def __init__(self, base, limits, slot=0, confined=True, zygote=None):
+    def __init__(self, base, limits, slot=0, confined=True, zygote=None, device="cpu"):
         self.base, self.limits, self.zygote = Path(base), limits, zygote
+        self.device = device       # the training checks' device: auto | cpu | cuda (grade --device)
         self.confined = confined   # Landlock is required of the worker (the judge relies on it)
         self.account = worker_account(slot)
         self.avoid = {}            # graded file -> why it is not imported from the submission
@@ -195,8 +196,8 @@ class Worker:
         self.stop()
         base = self.base
         config = {"base": str(base), "root": str(base / "submission"), "clean_root": str(base / "clean"),
-                  "avoid": self.avoid, "landlock": "required" if self.confined else "optional"}
-        env = worker_environment(base)
+                  "avoid": self.avoid, "landlock": "required" if self.confined else "optional", "device": self.device}
+        env = worker_environment(base, self.device)
         if self.zygote is not None:
             try:
                 self.process, channel = self.zygote.fork(config, env, self.account, self.limits)
@@ -365,11 +366,14 @@ class Worker:
 KERNEL_SETTINGS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
 
-def worker_environment(base):
-    """The worker's whole environment: nothing of the judge's but the kernel settings, one thread, no GPU,
-    its own folders."""
+def worker_environment(base, device="cpu"):
+    """The worker's whole environment: nothing of the judge's but the kernel settings (and, unless the
+    device is the CPU, which GPUs it may see), one thread, its own folders. With device "cpu" it sees
+    no GPU."""
+    gpus = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {
+        k: os.environ[k] for k in ("CUDA_VISIBLE_DEVICES",) if k in os.environ}
     return {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
-            "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+            "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **gpus,
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp"),
             **{k: os.environ[k] for k in KERNEL_SETTINGS if k in os.environ}}
 

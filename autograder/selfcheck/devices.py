@@ -13,24 +13,26 @@ from .expect import diagnose
 
 MISMATCH = re.compile(r"on the expected device|on the same device|found at least two devices|"
                       r"different from other tensors|device type for generator", re.I)
-STANDS_FOR = {"meta": "torch's 'meta' device, which stands in for a GPU", "cuda": "the GPU (CUDA)"}
+STANDS_FOR = {"meta": "torch's 'meta' device (a stand-in for a GPU)", "cuda": "the GPU (CUDA)"}
 
 
 def mistakes(out, device):
-    """[(function, sentence)] of the device mismatches in one `on_device` report."""
-    found = []
-    where = STANDS_FOR[device]
+    """Sentences naming the device mismatches of one `on_device` report."""
+    crashed, moved = [], []
     for function, call in out["calls"].items():
         error = str(call.get("error") or "")
         returned = [d for d in call.get("devices") or [] if str(d).split(":")[0] != device]
         if MISMATCH.search(error):
-            found.append((function, f"{function}, given its inputs on {where}, stopped with torch's error for "
-                                    "tensors on two devices: a tensor it creates is on a fixed device (the CPU) "
-                                    "instead of its inputs' device"))
+            crashed.append(function)
         elif not error and returned:
-            found.append((function, f"{function}, given its inputs on {where}, returned a tensor on "
-                                    f"{returned[0]}: it creates its result on a fixed device instead of its inputs' "
-                                    "device"))
+            moved.append(f"{function} returned a tensor on {returned[0]}")
+    where = f"With their inputs on {STANDS_FOR[device]}, "
+    found = []
+    if crashed:
+        found.append(where + f"torch stopped {' and '.join(crashed)} with its error for tensors on two devices: a "
+                     "tensor created there is on a fixed device (the CPU) instead of the inputs' device")
+    if moved:
+        found.append(where + " and ".join(moved) + ": it creates its result on a fixed device instead of the inputs' device")
     return found
 
 
@@ -43,7 +45,7 @@ def claim(run, claims, file, weight=1, substance=True, unearned=""):
         out = run("on_device", file=file, device=device)
         if out.get("available"):
             found += mistakes(out, device)
-    message = diagnose("device_fixed", "; ".join(dict.fromkeys(s for _, s in found)) + ". On a GPU (Colab) it "
-                       "would crash or mix devices. Create new tensors on the device of the inputs "
-                       "(`torch.*_like(x)`, `x.new_zeros(...)` or `device=x.device`).") if found else ""
+    message = diagnose("device_fixed", ". ".join(found) + ". On a GPU (Colab) this crashes or mixes devices: create "
+                       "new tensors on the inputs' device (`torch.*_like(x)`, `x.new_zeros(...)` or "
+                       "`device=x.device`).") if found else ""
     return claims.form(weight, not found, message, substance, unearned)

@@ -31,13 +31,19 @@ class CappedText(io.TextIOBase):
         return len(text)
 
 
-def confine(base, required):
+def gpu_files(device):
+    """The NVIDIA device files CUDA opens (read-write), unless the worker's device is the CPU."""
+    import glob
+    return [] if device == "cpu" else sorted(glob.glob("/dev/nvidia*"))
+
+
+def confine(base, required, device="cpu"):
     """Landlock the process to what grading needs; the ABI used, 0 where the kernel offers none."""
     from worker import landlock
     try:
         abi = landlock.confine(
             [*landlock.default_read_paths(), *(os.path.join(base, d) for d in ("worker", "selfcheck", "clean", "submission"))],
-            [os.path.join(base, "home"), os.path.join(base, "tmp"), *landlock.default_write_paths()])
+            [os.path.join(base, "home"), os.path.join(base, "tmp"), *landlock.default_write_paths(), *gpu_files(device)])
     except OSError as error:
         if required:
             raise
@@ -60,12 +66,15 @@ def serve(fd_in, fd_out, config):
     sys.stdout = sys.stderr = CappedText()
     channel.send(fd_out, {"event": "starting"})
     try:
-        confined = confine(base, config["landlock"] == "required")
+        confined = confine(base, config["landlock"] == "required", config.get("device", "cpu"))
     except OSError as error:
         channel.send(fd_out, {"event": "failed", "why": f"the worker could not confine itself ({error})"})
         return
     import torch
     torch.set_num_threads(1)
+    if config.get("device") == "cuda" and not torch.cuda.is_available():   # grade --device cuda
+        channel.send(fd_out, {"event": "failed", "why": "the device cuda was asked for, and torch in the worker sees no CUDA device"})
+        return
     from selfcheck.homework import Homework, describe
     from selfcheck import hidden_probes  # noqa: F401  (registers the hidden tests' probes)
     from selfcheck.probes import PROBES
