@@ -28,9 +28,13 @@ VAE_MAX_NELBO = 190.0
 GAN_STEPS = 40
 EWC_STEPS, EWC_LAM, EWC_LR, EWC_HIDDEN = 300, 1000.0, 1e-2, 16   # reference: naive keeps 71% of task A, EWC 86%
 EWC_BATCH, EWC_FISHER_SAMPLES = 64, 500
-# Re-decided on the CPU when a run off the CPU lands this close to a threshold (in the statistic's units).
+# Re-decided on the CPU when a run off the CPU lands this close to a threshold (in the statistic's units):
+# a GPU run whose statistic is within BAND of the CPU's cannot flip a verdict. Smallest distances to the
+# thresholds over the corpus on the CPU (device_benchmark.py --margins): NELBO 2.6 (a wrong variant that
+# 2.4 passes, inside the band), logit margin gain 2.0 (zeros), AUC 0.05 (the reference, at 1.0), g_loss
+# drop 0.046, EWC gain 0.04, task B 0.11.
 BAND = {"held-out NELBO": 3.0, "logit margin gain": 0.5, "separation": 0.01, "g_loss drop": 0.02,
-        "EWC gain on task A": 0.01, "EWC on task B": 0.01}
+        "EWC gain on task A": 0.02, "EWC on task B": 0.02}
 THRESHOLDS = {"held-out NELBO": VAE_MAX_NELBO, "logit margin gain": 2.0, "separation": 0.95, "g_loss drop": 0.05,
               "EWC gain on task A": 0.05, "EWC on task B": 0.5}
 DEVICE_NAME = re.compile(r"cpu|cuda(:[0-9]{1,2})?|mps")
