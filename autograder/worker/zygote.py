@@ -27,6 +27,7 @@ from worker import landlock, limits, serve  # noqa: E402,F401  (landlock: serve.
 del sys.path[0]
 
 torch.set_num_threads(1)
+serve.warm_meta_device()   # once for every worker forked from here
 
 
 def become_worker(channel, request):
