@@ -1,6 +1,7 @@
 """The course staff's commands: python -m autograder VERB ...
 
-  grade PATH [--results FILE]          grade one submission (zip or folder); exit 0 when grading completed
+  grade PATH [--results FILE] [--device auto|cpu|cuda]
+                                       grade one submission (zip or folder); exit 0 when grading completed
   regrade FOLDER [--jobs N] [--out D]  grade every submission in FOLDER (or a Gradescope export, its zip)
                                        in parallel into D (default FOLDER-regrade): scores.csv, changed.csv,
                                        feedback.csv, scores.png, report.md, results/
@@ -13,6 +14,13 @@ import argparse
 import sys
 
 
+def cuda_available():
+    """Whether torch, in a fresh interpreter (the judge never imports torch), sees a CUDA device."""
+    import subprocess
+    probe = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)"
+    return subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True).returncode == 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -22,6 +30,9 @@ def main(argv=None):
     p.add_argument("--results", help="where to write results.json")
     p.add_argument("--config", help="another config.yaml (e.g. shorter time limits for the project's tests)")
     p.add_argument("--profile", help="write the wall and CPU seconds of each phase to this JSON file")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the training checks (2.4, 3.4, 5.4) run: CUDA where the worker has it (auto), "
+                        "the CPU, or CUDA (refused where there is none); the judge decides on the CPU either way")
     p = verbs.add_parser("regrade", help="grade a folder of submissions")
     p.add_argument("folder", help="a folder of submissions, or Gradescope's export (folder or zip)")
     p.add_argument("--jobs", type=int, default=2, help="parallel gradings (at most 8, the worker slots)")
@@ -32,8 +43,14 @@ def main(argv=None):
     if args.verb == "grade":
         from autograder.grade import grade, load_config
         from autograder.timing import Profile
+        if args.device == "cuda" and not cuda_available():
+            print("grade: --device cuda, but torch sees no CUDA device on this machine (no GPU, no driver, a CPU-only "
+                  "torch, or CUDA_VISIBLE_DEVICES hides it): nothing was graded. Use --device auto or cpu.",
+                  file=sys.stderr)
+            return 2
         profile = Profile()
-        grade(args.path, args.results, config=load_config(args.config) if args.config else None, profile=profile)
+        grade(args.path, args.results, config=load_config(args.config) if args.config else None, profile=profile,
+              device=args.device)
         if args.profile:
             profile.write(args.profile)
         return 0

@@ -86,10 +86,10 @@ class Ground:
     submission's, `renew()` gives the next attempt a fresh scratch folder and a fresh worker (what was
     learned about the submission, e.g. a file that hangs at import, is kept)."""
 
-    def __init__(self, submitted, limits, slot, confined, zygote, guardian):
+    def __init__(self, submitted, limits, slot, confined, zygote, guardian, device="cpu"):
         self.submitted, self.slot, self.guardian = submitted, slot, guardian
         self.worker = sandbox.Worker(self._scratch(), limits, slot.account, confined=confined, zygote=zygote,
-                                     guardian=guardian)
+                                     guardian=guardian, device=device)
 
     def _scratch(self):
         scratch = sandbox.Scratch(HANDOUT, self.submitted, self.slot.account)
@@ -163,6 +163,7 @@ def attempt_test(test, worker, limit_s, budget, measured=None):
             raise
 
     run.measured = {} if measured is None else measured   # leaderboard values the checks compute
+    run.device = worker.device   # the training checks' device (grade --device)
     try:
         fraction, message = judge(test, run)
     except GraderFault as fault:
@@ -235,11 +236,13 @@ def read_upload(upload):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None, zygote=None):
+def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None, zygote=None,
+          device="auto"):
     """Grade `upload` (a zip or folder); write results_path if given; return the results dict.
     `slot`: a sandbox.Slot this process already holds (regrade's workers keep one); by default a free
     slot is taken for this grading and released after it. `profile`: a Profile to time the phases in.
-    `zygote`: a sandbox.Zygote to fork the worker from (regrade: torch imported once per slot)."""
+    `zygote`: a sandbox.Zygote to fork the worker from (regrade: torch imported once per slot).
+    `device`: where the training checks run: "auto" (CUDA where the worker has it), "cpu" or "cuda"."""
     if slot is None:
         try:
             held = sandbox.acquire_slot()
@@ -247,7 +250,8 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             return _finish(results.harness_failure((config or load_config())["tests"], 0.0, str(error)),
                            results_path, quiet)
         with held:
-            return grade(upload, results_path, config=config, quiet=quiet, slot=held, profile=profile, zygote=zygote)
+            return grade(upload, results_path, config=config, quiet=quiet, slot=held, profile=profile, zygote=zygote,
+                         device=device)
     profile = profile or Profile()
     started = time.monotonic()
     config = config or load_config()
@@ -266,7 +270,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             guardian.scratch(hypothesis_home)
             set_hypothesis_home_dir(hypothesis_home)   # its caches, not into the source folder
             found, notes = read_upload(upload)
-            ground = Ground(found, limits, slot, confined, zygote, guardian)
+            ground = Ground(found, limits, slot, confined, zygote, guardian, device)
             try:
                 outcome = run_suite(tests, limits, ground, found, notes, started, profile)
             finally:
@@ -295,6 +299,7 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
         notes = notes + [GLOBAL_NOTE.format(file=f, changes=c) for f, c in ground.worker.global_changes.items()]
 
     diagnosed = {}   # test number -> the diagnosis keys its message named (staff's class report)
+    trained_on = {}  # test number -> the device its training run reported (extra_data, the log)
 
     def run_one(test, measured):
         profile.start(ground.worker.pid)
@@ -307,6 +312,9 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
             log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
             ground.renew()
             fraction, message, grader_failed = 0.0, GRADER_FAILED.format(why="the judge failed"), True
+        if "training device" in measured:
+            trained_on[test["number"]] = measured.pop("training device")
+            log(f"grader: test {test['number']} trained on {trained_on[test['number']]}")
         sandbox.release_memory()
         profile.stop(f"test {test['number']}", ground.worker.pid)
         return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed
@@ -316,6 +324,9 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
 
     def post_process(data):
         board = data.get("leaderboard")
+        for entry in data["tests"]:
+            if entry["number"] in trained_on:
+                entry.setdefault("extra_data", {})["device"] = trained_on[entry["number"]]
         data.update(results.build(data["tests"], output, time.monotonic() - started, diagnosed))
         if board:
             data["leaderboard"] = board

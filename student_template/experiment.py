@@ -68,15 +68,41 @@ def run_once(args, seed, train_split, test_split, device, out):
         metrics = train.evaluate_vae(model, test_split, device=device)
     else:
         model = GAN(z_dim=args.z_dim, name=f"gan_seed{seed}", arch=args.gan_arch).to(device)
-        train.train_gan(model, train_split, iter_max=args.iter_max, seed=seed, device=device,
-                        progress=not args.no_progress)
-        metrics = {}
+        history = train.train_gan(model, train_split, iter_max=args.iter_max, seed=seed, device=device,
+                                  progress=not args.no_progress)
+        metrics = {key: values[-1] for key, values in history.items() if key != "iteration"}
+        plot_gan_history(history, out / f"gan_training_seed{seed}.png")
     samples = draw_samples(model, seed, device)
     grid = out / f"{args.model}_samples_seed{seed}.png"
     save_image(samples.reshape(200, 1, 28, 28).cpu(), grid, nrow=20, padding=2)
     torch.save(model.state_dict(), out / f"{args.model}_seed{seed}.pt")
     print(f"seed {seed}: " + "  ".join(f"{k} {v:.2f}" for k, v in metrics.items()) + f"  samples: {grid}")
+    if args.model == "gan":
+        print(f"seed {seed}: losses and D's accuracy over training in gan_summary.json and "
+              f"{out / f'gan_training_seed{seed}.png'}")
+        return {"final": metrics, "history": history}
     return metrics
+
+
+def plot_gan_history(history, path):
+    """Two panels over the iterations: D's and G's losses; D's accuracy on real and on generated images.
+    (A healthy run keeps both losses moving and D's accuracies away from 1; D at 100% on both while
+    g_loss climbs means G has stopped fooling it.)"""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (losses, accuracy) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for key in ("d_loss", "g_loss"):
+        losses.plot(history["iteration"], history[key], label=key)
+    for key, label in (("d_accuracy_real", "on real"), ("d_accuracy_generated", "on generated")):
+        accuracy.plot(history["iteration"], history[key], label=label)
+    losses.set(xlabel="iteration", ylabel="loss", title="losses")
+    accuracy.set(xlabel="iteration", ylabel="D's accuracy", ylim=(-0.02, 1.02), title="discriminator accuracy")
+    for ax in (losses, accuracy):
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 @torch.no_grad()

@@ -67,13 +67,18 @@ def evaluate_vae(model, test, *, subset=1000, repeats=100, device="cpu"):
     return {"nelbo": nelbo, "kl": kl, "rec": rec}
 
 
-def train_gan(model, train, *, iter_max, batch_size=64, lr=2e-4, seed=0, device="cpu", progress=True):
-    """Alternating Adam steps on the non-saturating losses, on [0, 1] images."""
+def train_gan(model, train, *, iter_max, batch_size=64, lr=2e-4, seed=0, device="cpu", progress=True, records=100):
+    """Alternating Adam steps on the non-saturating losses, on [0, 1] images. Returns the history: at
+    about `records` iterations spread over the run, D's and G's losses and D's accuracy on that real
+    batch and on a fresh generated one (see gan_accuracy)."""
     d_opt = torch.optim.Adam(model.d.parameters(), lr=lr, betas=(0.5, 0.999))
     g_opt = torch.optim.Adam(model.g.parameters(), lr=lr, betas=(0.5, 0.999))
     stream = data.batches(train, batch_size, torch.Generator().manual_seed(seed), device)
+    probe_z = torch.Generator().manual_seed(seed + 1)   # its own noise: training draws the same z as without it
+    every = max(1, iter_max // records)
+    history = {"iteration": [], "d_loss": [], "g_loss": [], "d_accuracy_real": [], "d_accuracy_generated": []}
     bar = tqdm(range(iter_max), desc="gan", disable=not progress, mininterval=1.0)
-    for _ in bar:
+    for step in bar:
         x, _ = next(stream)
         d_loss, g_loss = model.loss_nonsaturating(x, device=device)
         d_opt.zero_grad()
@@ -84,5 +89,23 @@ def train_gan(model, train, *, iter_max, batch_size=64, lr=2e-4, seed=0, device=
         g_opt.zero_grad()
         g_loss.backward()
         g_opt.step()
+        if step % every == 0 or step == iter_max - 1:
+            real, generated = gan_accuracy(model, x, probe_z)
+            for key, value in (("iteration", step + 1), ("d_loss", d_loss.item()), ("g_loss", g_loss.item()),
+                               ("d_accuracy_real", real), ("d_accuracy_generated", generated)):
+                history[key].append(value)
         bar.set_postfix(d_loss=f"{d_loss.item():.3f}", g_loss=f"{g_loss.item():.3f}", refresh=False)
-    return model
+    return history
+
+
+@torch.no_grad()
+def gan_accuracy(model, x_real, generator):
+    """D's accuracy on a real batch (logit > 0) and on as many samples G makes now (logit < 0), in the
+    modes training uses; G's batch-norm running statistics are put back, so sampling later is unchanged."""
+    saved = [b.clone() for b in model.g.buffers()]
+    z = torch.randn(len(x_real), model.g.z_dim, generator=generator).to(x_real.device)
+    real = (model.d(x_real) > 0).float().mean().item()
+    generated = (model.d(model.g(z)) < 0).float().mean().item()
+    for buffer, value in zip(model.g.buffers(), saved):
+        buffer.copy_(value)
+    return real, generated

@@ -76,6 +76,40 @@ def test_gan_experiment_saves_a_grid(arch, tmp_path):
     assert summary["gan_arch"] == arch and summary["iter_max"] == 3
 
 
+def test_gan_experiment_keeps_the_losses_and_d_s_accuracy_and_plots_them(tmp_path):
+    """Issue 20: the summary keeps D's and G's losses and D's accuracy over training, the run prints
+    their last values, and a plot of them is saved."""
+    out = run(REFERENCE, "experiment.py", "--model", "gan", "--gan-arch", "mlp", "--iter-max", "12", "--no-progress",
+              "--out", str(tmp_path))
+    result = strict_loads((tmp_path / "gan_summary.json").read_text())["runs"][0]
+    history, final = result["history"], result["final"]
+    assert history["iteration"] == list(range(1, 13))   # fewer iterations than records: every one
+    for key in ("d_loss", "g_loss", "d_accuracy_real", "d_accuracy_generated"):
+        assert len(history[key]) == 12 and final[key] == history[key][-1]
+        assert f"{key} {final[key]:.2f}" in out
+    assert all(0 <= a <= 1 for a in history["d_accuracy_real"] + history["d_accuracy_generated"])
+    assert all(loss > 0 for loss in history["d_loss"] + history["g_loss"])
+    assert Image.open(tmp_path / "gan_training_seed0.png").size == (900, 320)
+
+
+def test_recording_the_gan_s_history_changes_nothing_of_its_training():
+    """D's accuracy is measured on noise of its own and G's batch-norm statistics are put back: the
+    weights after training are the same whether the history has 2 records or 20."""
+    import torch
+    import data
+    import train
+    from models.gan import GAN
+    split, _, _ = data.load("mnist")
+    weights, lengths = [], []
+    for records in (1, 20):
+        torch.manual_seed(0)
+        model = GAN(z_dim=8, arch="mlp")
+        lengths.append(len(train.train_gan(model, split, iter_max=20, progress=False, records=records)["iteration"]))
+        weights.append(model.state_dict())
+    assert lengths == [2, 20]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 @pytest.mark.parametrize("threads", [None, 2])
 def test_threads_flag_sets_torch_threads(threads, tmp_path):
     argv = [] if threads is None else ["--threads", str(threads)]

@@ -28,11 +28,14 @@ MAX_TEST_BYTES = 1 << 30   # what the worker may send the judge in one test, all
 KERNEL_SETTINGS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
 
-def worker_environment(base):
-    """The worker's whole environment: nothing of the judge's but the kernel settings, one thread, no GPU,
-    its own folders."""
+def worker_environment(base, device="cpu"):
+    """The worker's whole environment: nothing of the judge's but the kernel settings (and, unless the
+    device is the CPU, which GPUs it may see), one thread, its own folders. With device "cpu" it sees
+    no GPU."""
+    gpus = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {
+        k: os.environ[k] for k in ("CUDA_VISIBLE_DEVICES",) if k in os.environ}
     return {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
-            "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+            "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **gpus,
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp"),
             **{k: os.environ[k] for k in KERNEL_SETTINGS if k in os.environ}}
 
@@ -53,8 +56,9 @@ class Clock:
 class Worker:
     """One worker process at a time for one scratch folder; `start` before `call`. A context manager."""
 
-    def __init__(self, scratch, limits, account=None, confined=True, zygote=None, guardian=None):
+    def __init__(self, scratch, limits, account=None, confined=True, zygote=None, guardian=None, device="cpu"):
         self.scratch, self.limits, self.account, self.zygote = scratch, limits, account, zygote
+        self.device = device       # the training checks' device: auto | cpu | cuda (grade --device)
         self.confined = confined   # Landlock is required of the worker (the judge relies on it)
         self.guardian = guardian
         self.avoid = {}            # graded file -> why it is not imported from the submission
@@ -95,8 +99,8 @@ class Worker:
         self.stop()
         base = self.scratch.base
         config = {"base": str(base), "root": str(base / "submission"), "clean_root": str(base / "clean"),
-                  "avoid": self.avoid, "landlock": "required" if self.confined else "optional"}
-        env = worker_environment(base)
+                  "avoid": self.avoid, "landlock": "required" if self.confined else "optional", "device": self.device}
+        env = worker_environment(base, self.device)
         memory = worker_cgroup(self.limits["worker_rss_mb"])
         try:
             if self.zygote is not None:

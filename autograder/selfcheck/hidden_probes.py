@@ -5,7 +5,7 @@ Importing this module registers the probes (the worker and the staff tools do; t
 import numpy as np
 import torch
 
-from .probes import Adam, array, bound, probe, unpack, vae_model
+from .probes import Adam, array, bound, on_cpu, probe, training_device, unpack, vae_model
 
 
 @probe
@@ -16,11 +16,13 @@ def vae_bound(hw, state, z_dim, x, eps, gradients=True):
 
 
 @probe
-def vae_train(hw, x, z_dim, steps, batch_size, seed):
-    """Train the course's VAE with the student's bound and a trusted sampler; return the weights."""
+def vae_train(hw, x, z_dim, steps, batch_size, seed, device="cpu"):
+    """Train the course's VAE with the student's bound and a trusted sampler; return the weights. The
+    batches are drawn on the CPU (the same on every device); the sampler's noise on the device."""
     hw.require("models/vae.py")
+    device = training_device(device)
     torch.manual_seed(seed)
-    model = vae_model(hw, z_dim)
+    model = vae_model(hw, z_dim).to(device)
     optimizer = Adam(model.parameters(), lr=1e-3)
     data = torch.tensor(x)
     generator = torch.Generator().manual_seed(seed)
@@ -30,7 +32,7 @@ def vae_train(hw, x, z_dim, steps, batch_size, seed):
         losses = []
         for _ in range(steps):
             batch = data[torch.randint(len(data), (batch_size,), generator=generator)]
-            nelbo = unpack(model.negative_elbo_bound(torch.bernoulli(batch, generator=generator)), 3,
+            nelbo = unpack(model.negative_elbo_bound(torch.bernoulli(batch, generator=generator).to(device)), 3,
                            "negative_elbo_bound")[0]
             optimizer.zero_grad()
             nelbo.backward()
@@ -38,4 +40,4 @@ def vae_train(hw, x, z_dim, steps, batch_size, seed):
             losses.append(float(array(nelbo, "nelbo")))
     finally:
         hw.utils.sample_gaussian = original
-    return {"state": {k: array(v, k) for k, v in model.state_dict().items()}, "losses": np.array(losses)}
+    return {"state": on_cpu(model.state_dict()), "losses": np.array(losses), "device": str(device)}

@@ -217,29 +217,39 @@ def gan_step(hw, state, z_dim, x_real, seed):
     return out
 
 
-def mlp_gan_weights(model):
-    return {k: array(v, k) for k, v in model.state_dict().items()}
+def training_device(device):
+    """The device a training probe runs on: 'auto' is CUDA where this process has it, else the CPU.
+    Batches are drawn on the CPU and moved, so every device trains on the same samples."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def on_cpu(state):
+    return {k: array(v, k) for k, v in state.items()}
 
 
 @probe
-def gan_train(hw, state, z_dim, x, steps, batch_size, seed):
+def gan_train(hw, state, z_dim, x, steps, batch_size, seed, device="cpu"):
     """Phase 1: D learns with the student's d_loss, G fixed. Phase 2: G learns with g_loss, D fixed."""
     hw.require("models/gan.py")
+    device = training_device(device)
     model = hw.gan.GAN(z_dim=z_dim)
     model.load_state_dict({k: torch.tensor(a) for k, a in state.items()})
+    model.to(device)
     torch.manual_seed(seed)
     data = torch.tensor(x)
     generator = torch.Generator().manual_seed(seed)
-    batches = lambda: data[torch.randint(len(data), (batch_size,), generator=generator)]
-    weights = {}
+    batches = lambda: data[torch.randint(len(data), (batch_size,), generator=generator)].to(device)
+    weights = {"device": str(device)}
     for phase, (which, net) in enumerate((("after_d", model.d), ("after_g", model.g))):
         optimizer = Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
         for _ in range(steps):
-            loss = unpack(model.loss_nonsaturating(batches(), device="cpu"), 2, "loss_nonsaturating")[phase]
+            loss = unpack(model.loss_nonsaturating(batches(), device=device), 2, "loss_nonsaturating")[phase]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        weights[which] = mlp_gan_weights(model)
+        weights[which] = on_cpu(model.state_dict())
     return weights
 
 
@@ -327,32 +337,103 @@ def ewc_penalty(hw, state, fisher, star, lam):
 
 
 @probe
-def ewc_train(hw, state, xa, ya, xb, yb, steps, lam, batch_size, seed, fisher_samples, lr=1e-3):
-    """Task A, then task B naively and with EWC (the student's Fisher and penalty); both weights."""
+def ewc_train(hw, after_a, xa, ya, xb, yb, batches, lam, fisher_samples, lr=1e-3, device="cpu"):
+    """Task B with EWC (the student's Fisher of the judge's task-A weights `after_a` on task A's first
+    `fisher_samples` samples, and the student's penalty), on the judge's batches (rows of indices into
+    xb); the weights after it. Task A's training and the naive baseline are the judge's own
+    (checks/training.py): nothing the judge compares with is computed in this process."""
     hw.require("ewc.py")
-    torch.manual_seed(seed)
+    device = training_device(device)
+    model = small_net(after_a, dropout=0.0).to(device)
     xa, ya, xb, yb = (torch.tensor(a) for a in (xa, ya, xb, yb))
+    loader = [(xa[i:i + 50].to(device), ya[i:i + 50].to(device)) for i in range(0, fisher_samples, 50)]
+    fisher_a = hw.ewc.fisher_diagonal(model, loader)
+    star = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = Adam(model.parameters(), lr=lr)
+    model.train()
+    for index in torch.tensor(batches):
+        loss = F.cross_entropy(model(xb[index].to(device)), yb[index].to(device))
+        loss = loss + hw.ewc.ewc_penalty(model, fisher_a, star, float(lam))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {"ewc": on_cpu(model.state_dict()), "device": str(device)}
 
-    def train(model, x, y, penalty=None):
-        generator = torch.Generator().manual_seed(seed)
-        optimizer = Adam(model.parameters(), lr=lr)
-        model.train()
-        for _ in range(steps):
-            index = torch.randint(len(x), (batch_size,), generator=generator)
-            loss = F.cross_entropy(model(x[index]), y[index])
-            if penalty is not None:
-                loss = loss + penalty(model)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
 
-    base = small_net(state, dropout=0.0)
-    train(base, xa, ya)
-    loader = [(xa[i:i + 50], ya[i:i + 50]) for i in range(0, fisher_samples, 50)]
-    fisher_a = hw.ewc.fisher_diagonal(base, loader)
-    star = {n: p.detach().clone() for n, p in base.named_parameters()}
-    naive = small_net({k: array(v, k) for k, v in base.state_dict().items()}, dropout=0.0)
-    train(naive, xb, yb)
-    train(base, xb, yb, penalty=lambda model: hw.ewc.ewc_penalty(model, fisher_a, star, float(lam)))
-    weights = lambda model: {k: array(v, k) for k, v in model.state_dict().items()}
-    return {"naive": weights(naive), "ewc": weights(base), "after_a": {k: array(v, k) for k, v in star.items()}}
+# --- every file: the device claim (selfcheck/devices.py) ------------------------------------------
+
+def on_device_calls(hw, file, device):
+    """{function: call()} of `file` with every input on `device` (values matter on CUDA only). Models are
+    built under `torch.device(device)`, not moved with `.to()`: moving to meta replaces the parameters,
+    which would leave the provided VAE's `self.z_prior` tuple on the CPU (on CUDA `.to()` keeps them)."""
+    rand = lambda *shape: torch.rand(*shape, device=device) * 0.8 + 0.1
+
+    def built(make):
+        with torch.device(device):   # only while building: the student's own calls run outside it
+            return make()
+    if file == "utils.py":
+        return {"sample_gaussian": lambda: hw.utils.sample_gaussian(rand(5, 3), rand(5, 3))}
+    if file == "models/vae.py":
+        def bound():
+            model = built(lambda: hw.vae.VAE(z_dim=2))
+            original = hw.utils.sample_gaussian   # the bound alone: a stand-in that keeps the device
+            hw.utils.sample_gaussian = lambda m, v: m + v * torch.randn_like(m)
+            try:
+                return model.negative_elbo_bound(torch.bernoulli(rand(4, 784)))
+            finally:
+                hw.utils.sample_gaussian = original
+        return {"negative_elbo_bound": bound}
+    if file == "models/gan.py":
+        logits = lambda: (rand(6) - 0.5) * 8
+        return {"discriminator_loss": lambda: hw.gan.discriminator_loss(logits(), logits()),
+                "generator_loss_minimax": lambda: hw.gan.generator_loss_minimax(logits()),
+                "generator_loss_nonsaturating": lambda: hw.gan.generator_loss_nonsaturating(logits()),
+                "GAN.loss_nonsaturating": lambda: built(lambda: hw.gan.GAN(z_dim=4)).loss_nonsaturating(
+                    rand(4, 784), device=torch.device(device))}
+    if file == "diffusion.py":
+        betas = lambda: torch.linspace(1e-3, 0.2, 10, device=device)
+        return {"alpha_bars": lambda: hw.diffusion.alpha_bars(betas()),
+                "q_xt_given_x0": lambda: hw.diffusion.q_xt_given_x0(rand(3, 4), 5, betas()),
+                "q_posterior": lambda: (*hw.diffusion.q_posterior(rand(3, 4), rand(3, 4), 1, betas()),
+                                        *hw.diffusion.q_posterior(rand(3, 4), rand(3, 4), 5, betas()))}
+    if file == "ewc.py":
+        g = np.random.default_rng(0)
+        state = {k: g.normal(size=shape).astype(np.float32) for k, shape in
+                 (("hidden.weight", (5, 4)), ("hidden.bias", (5,)), ("out.weight", (3, 5)), ("out.bias", (3,)))}
+        net = lambda: built(lambda: small_net(state))
+        loader = lambda: [(rand(3, 4), torch.tensor([0, 2, 1], device=device)) for _ in range(2)]
+
+        def penalty():
+            model = net()
+            return hw.ewc.ewc_penalty(model, {n: rand(*p.shape) for n, p in model.named_parameters()},
+                                      {n: rand(*p.shape) for n, p in model.named_parameters()}, 10.0)
+        return {"fisher_diagonal": lambda: hw.ewc.fisher_diagonal(net(), loader()), "ewc_penalty": penalty}
+    raise ValueError(f"no device calls for {file}")
+
+
+def devices_of(result):
+    """The devices of every tensor in a result (tuples, lists and dicts of tensors). A 0-dim tensor on the
+    CPU is left out: torch lets it meet tensors on any device (a variance of 0 at t = 1, say)."""
+    if isinstance(result, torch.Tensor):
+        return [] if result.dim() == 0 and result.device.type == "cpu" else [str(result.device)]
+    if isinstance(result, dict):
+        result = list(result.values())
+    if isinstance(result, (tuple, list)):
+        return [d for r in result[:64] for d in devices_of(r)]
+    return []
+
+
+@probe
+def on_device(hw, file, device):
+    """Each function of `file` with its inputs on `device` ('meta' or 'cuda'): the error it raised (its
+    text, cut short: the judge only matches it) or the devices of what it returned."""
+    hw.require(file)
+    if device == "cuda" and not torch.cuda.is_available():
+        return {"available": False, "calls": {}}
+    calls = {}
+    for name, call in on_device_calls(hw, file, device).items():
+        try:
+            calls[name] = {"error": None, "devices": devices_of(call())}
+        except Exception as error:   # only a device mismatch is evidence; the judge decides which this is
+            calls[name] = {"error": f"{type(error).__name__}: {error}"[:500], "devices": None}
+    return {"available": True, "calls": calls}

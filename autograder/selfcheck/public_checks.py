@@ -8,6 +8,7 @@ does not depend on how the loader batches the samples, a penalty quadratic in th
 PUBLIC maps each graded file to its public checks (the students' pytest runs one test per file)."""
 import numpy as np
 
+from . import devices
 from .expect import CheckFailed, Claims, StudentError, diagnose, fmt, near, scalar, values
 
 TOL = {"float32": dict(rtol=2e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-12)}
@@ -68,6 +69,7 @@ def sample_gaussian_shapes(run):
         claims.form(1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v), diagnose(
             "sg_inputs_modified", "sample_gaussian modified its inputs m or v in place (m.add_, v.sqrt_, +=, "
             "...): compute a new tensor instead."), substance, unearned)
+    devices.claim(run, claims, "utils.py", weight=3, substance=substance, unearned=unearned)   # z on m's device
     return claims.outcome()
 
 
@@ -264,6 +266,7 @@ def diffusion_edges_and_dtypes(run):
             claims.form(0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, got "
                                             f"{', '.join(out[name + '_dtype'] or [])}."), right[name],
                         f"{name}'s dtype earns points once its values are right (at t = 1 or t = T here).")
+    devices.claim(run, claims, "diffusion.py", weight=2, substance=any(right.values()))   # outputs on the inputs' device
     return claims.outcome()
 
 

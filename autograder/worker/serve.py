@@ -30,7 +30,13 @@ class CappedText(io.TextIOBase):
         return len(text)
 
 
-def confine(base, required):
+def gpu_files(device):
+    """The NVIDIA device files CUDA opens (read-write), unless the worker's device is the CPU."""
+    import glob
+    return [] if device == "cpu" else sorted(glob.glob("/dev/nvidia*"))
+
+
+def confine(base, required, device="cpu"):
     """Landlock the process to what grading needs, and refuse it every socket (seccomp). Returns what
     could not be applied (the judge logs it as a warning), [] when everything holds."""
     from worker import landlock, seccomp
@@ -38,7 +44,7 @@ def confine(base, required):
     try:
         abi = landlock.confine(
             [*landlock.default_read_paths(), *(os.path.join(base, d) for d in ("worker", "selfcheck", "clean", "submission"))],
-            [os.path.join(base, "home"), os.path.join(base, "tmp"), *landlock.default_write_paths()])
+            [os.path.join(base, "home"), os.path.join(base, "tmp"), *landlock.default_write_paths(), *gpu_files(device)])
     except OSError as error:
         if required:
             raise
@@ -106,6 +112,14 @@ def reported_exits(fd_out, channel):
     os._exit = posix._exit = _exit
 
 
+def warm_meta_device():
+    """The device claim (selfcheck/devices.py) computes on torch's meta device, whose first operation
+    imports its Python kernels and torch._dynamo: 1-2 s on an idle machine, over 10 s on a loaded one.
+    Paid here, in the start's time limit, not in the first test's (the zygote pays it once)."""
+    import torch
+    torch.empty(1, device="meta") + 1
+
+
 def main():
     serve(int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]))
 
@@ -119,13 +133,17 @@ def serve(fd_in, fd_out, config):
     sys.stdout = sys.stderr = CappedText()
     channel.send(fd_out, {"event": "starting"})
     try:
-        unconfined = confine(base, config["landlock"] == "required")
+        unconfined = confine(base, config["landlock"] == "required", config.get("device", "cpu"))
     except OSError as error:
         channel.send(fd_out, {"event": "failed", "why": f"the worker could not confine itself ({error})"})
         return
     import torch
     import torch._dynamo  # noqa: F401  (its import rewraps torch functions: before the integrity snapshot, not
     torch.set_num_threads(1)  # during a student's first torch.func call)
+    warm_meta_device()
+    if config.get("device") == "cuda" and not torch.cuda.is_available():   # grade --device cuda
+        channel.send(fd_out, {"event": "failed", "why": "the device cuda was asked for, and torch in the worker sees no CUDA device"})
+        return
     from selfcheck.homework import Homework, describe
     from selfcheck import hidden_probes, homework, probes  # noqa: F401  (hidden_probes registers its probes)
     from selfcheck.probes import PROBES

@@ -28,6 +28,7 @@ from worker import integrity, landlock, limits, seccomp, serve  # noqa: E402,F40
 del sys.path[0]
 
 torch.set_num_threads(1)
+serve.warm_meta_device()   # once for every worker forked from here
 
 
 def become_worker(channel, request):

@@ -119,6 +119,7 @@ DIAGNOSES = {
     "penalty_leak": "gradient flows into fisher or star",
     # any file
     "not_written": "the function still raises NotImplementedError",
+    "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",
 }
 
 

@@ -426,6 +426,44 @@ def check_penalty(mod, ref, c: Checker):
     c.need(all(t.grad is None or not t.grad.any() for t in star.values()), "gradient flows into star")
 
 
+# ----------------------------------------------------------------------------- devices (issue 20)
+
+def device_problem(fname, mod):
+    """Inputs on torch's meta device (a GPU stand-in: a device, no values): torch's error for tensors
+    on two devices, or a result on another device, is a tensor made on a fixed device. Other errors
+    (the meta device cannot give values) say nothing here."""
+    meta = lambda *shape: torch.rand(*shape, device="meta")
+    def built(make):   # built on meta, not moved there: .to("meta") would replace the parameters
+        with torch.device("meta"):
+            return make()
+    net = lambda: built(TinyNet)
+    gan = lambda: built(lambda: mod["models.gan"].GAN(z_dim=4))
+    calls = {
+        "sample_gaussian": lambda: mod["utils"].sample_gaussian(meta(4, 2), meta(4, 2)),
+        "VAE.negative_elbo_bound": lambda: built(lambda: mod["models.vae"].VAE(z_dim=2)).negative_elbo_bound(meta(3, 784)),
+        "discriminator_loss": lambda: mod["models.gan"].discriminator_loss(meta(5), meta(5)),
+        "generator_loss_minimax": lambda: mod["models.gan"].generator_loss_minimax(meta(5)),
+        "generator_loss_nonsaturating": lambda: mod["models.gan"].generator_loss_nonsaturating(meta(5)),
+        "GAN.loss_nonsaturating": lambda: gan().loss_nonsaturating(meta(3, 784), device="meta"),
+        "alpha_bars": lambda: mod["diffusion"].alpha_bars(meta(8)),
+        "q_xt_given_x0": lambda: mod["diffusion"].q_xt_given_x0(meta(2, 3), 4, meta(8)),
+        "q_posterior": lambda: (mod["diffusion"].q_posterior(meta(2, 3), meta(2, 3), 1, meta(8))
+                                + mod["diffusion"].q_posterior(meta(2, 3), meta(2, 3), 4, meta(8))),
+        "fisher_diagonal": lambda: mod["ewc"].fisher_diagonal(net(), [(meta(3, 12), torch.zeros(3, dtype=torch.long,
+                                                                                             device="meta"))]),
+        "ewc_penalty": lambda: (lambda m: mod["ewc"].ewc_penalty(m, {n: meta(*p.shape) for n, p in m.named_parameters()},
+                                                                 {n: meta(*p.shape) for n, p in m.named_parameters()}, 1.0))(net()),
+    }
+    try:
+        result = calls[fname]()
+    except Exception as exc:  # noqa: BLE001
+        return f"device mismatch on meta inputs: {str(exc)[:80]}" if "device" in str(exc) else None
+    results = list(result.values()) if isinstance(result, dict) else list(result) if isinstance(result, tuple) else [result]
+    wrong = [str(r.device) for r in results   # a 0-dim CPU tensor meets tensors on any device
+             if isinstance(r, torch.Tensor) and r.device.type != "meta" and not (r.dim() == 0 and r.device.type == "cpu")]
+    return f"returns a tensor on {wrong[0]} for inputs on meta" if wrong else None
+
+
 # ----------------------------------------------------------------------------- driver
 
 # One validator per graded function (main() refuses a graded function without one, or a stale name).
@@ -519,6 +557,8 @@ def main(argv=None) -> int:
             try:
                 mod = load_modules(materialize(v, tmp / f"v{i}"))
                 CHECKS[v["function"]](mod, ref, c)
+                device = None if c.problems else device_problem(v["function"], mod)
+                c.need(device is None, str(device))
             except Exception as exc:  # noqa: BLE001
                 c.problems.append(f"raises {type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}")
                 if args.v:
