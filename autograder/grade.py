@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autograder import cgroup, results, sandbox, submission, suite
 from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.errors import FlakyFailure
 
 from autograder.config import check_function, load_config
 from autograder.timing import Profile
@@ -78,6 +79,9 @@ BUDGET_SPENT = ("This test was not run: the grading's time budget of {budget:.0f
                 "finish, and upload again.")
 GLOBAL_NOTE = ("Note: {file} changed torch's global settings when it was imported: {changes}. The grader puts "
                "them back before every test, so that one file's settings cannot cost another file its points.")
+NOT_REPEATABLE = ("Your code gave a different result when the same inputs were tried again: a graded function must "
+                  "depend only on its inputs and on torch's random generator, which the grader seeds the same way "
+                  "each time (no os.urandom, time or Python's random module).")
 MIN_TEST_S = 5   # a test is not started with less of the time budget left than this
 
 
@@ -202,7 +206,9 @@ def judge(test, run):
         return 0.0, f"{failed}\n" + next_step(test)
     except GoldenError as error:
         raise GraderFault(f"a golden file is damaged: {error}") from None
-    except Exception as error:   # the judge's own code, or hypothesis reporting a flaky run
+    except FlakyFailure:   # the same example, replayed on a worker re-seeded the same way, came out otherwise
+        return 0.0, NOT_REPEATABLE + "\n" + next_step(test)
+    except Exception as error:   # the judge's own code
         detail = traceback.format_exc(limit=-3)
         log(f"grader: test {test['number']}: the check raised\n{detail}")
         raise GraderFault(f"the check raised {type(error).__name__}") from None

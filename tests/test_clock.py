@@ -11,13 +11,18 @@ from autograder.sandbox.worker import Worker
 
 
 class Waiting:
-    """A worker's watch whose process waited for a CPU `share` of every wall-clock second."""
+    """A worker's watch whose process waited for a CPU `share` of every wall-clock second, while its
+    processes together used `cpus` CPUs' worth (by default what it did not wait)."""
 
-    def __init__(self, share):
+    def __init__(self, share, cpus=None):
         self.share, self.started = share, time.monotonic()
+        self.cpus = 1 - share if cpus is None else cpus
 
     def run_delay_s(self):
         return (time.monotonic() - self.started) * self.share
+
+    def cpu_s(self):
+        return (time.monotonic() - self.started) * self.cpus
 
 
 def worker_with(watch):
@@ -61,3 +66,12 @@ def test_the_clock_accumulates_over_the_calls_of_one_test():
     assert 0.35 < clock.charged_s < 0.5
     with pytest.raises(SubmissionStopped):
         spend(worker, clock, 0.2)
+
+
+def test_a_worker_starved_by_its_own_children_is_charged_their_cpu_time():
+    """Red team: two spinning children and nice(19) kept the worker waiting for a CPU, so that a loop ran
+    90 s for 1.5 s charged and ended as "the machine was too busy". The CPU its processes used is its own."""
+    clock = Clock(limit_s=0.5, wall_s=5)
+    with pytest.raises(SubmissionStopped) as stopped:
+        spend(worker_with(Waiting(share=0.95, cpus=2.0)), clock, 3.0)
+    assert stopped.value.timed_out

@@ -113,6 +113,13 @@ class Scratch:
                     stack.append(entry.path)
         return total, count
 
+    def empty_writable(self):
+        """Empty the worker's own folders (between workers: its processes are dead by now)."""
+        for name in WRITABLE:
+            folder = self.base / name
+            for entry in list(os.scandir(folder)) if folder.is_dir() else []:
+                subprocess.run(["rm", "-rf", "--one-file-system", entry.path], capture_output=True)
+
     def remove(self):
         """rm -rf: whatever the worker left (a 3,000-deep tree, odd modes) must not break grading."""
         result = subprocess.run(["rm", "-rf", "--one-file-system", str(self.path)], capture_output=True)

@@ -8,6 +8,7 @@ v1 or v2 hierarchy), the worker and all its descendants also run in a cgroup of 
 the kernel enforces; its OOM kills are the submission's (it exceeded its memory), unlike those of the
 machine's cgroup above it.
 """
+import os
 import time
 
 from autograder import cgroup
@@ -50,6 +51,19 @@ def run_delay_s(pid):
         return 0.0
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid):
+    """utime + stime + cutime + cstime of `pid` in seconds (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(v) for v in fields[11:15]) / TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def worker_cgroup(limit_mb):
     """A memory cgroup for one worker with this limit, or None where this machine allows none."""
     try:
@@ -61,16 +75,20 @@ def worker_cgroup(limit_mb):
 class Watch:
     """Checks one worker against its limits; `check()` raises SubmissionStopped when one is exceeded."""
 
-    DISK_EVERY_S = 1.0   # walking the scratch folder costs more than reading /proc
+    DISK_EVERY_S = 0.25   # walking the scratch folder costs more than reading /proc
 
     def __init__(self, pid, uid, limits, scratch, memory_cgroup=None):
         self.pid, self.uid, self.limits, self.scratch, self.cgroup = pid, uid, limits, scratch, memory_cgroup
-        self._disk_checked = 0.0
+        self._checked = self._disk_checked = 0.0
 
     def processes(self):
         return user_processes(self.uid) if self.uid is not None else session_processes(self.pid)
 
-    def check(self):
+    def check(self, every_s=0.0):
+        """Raise SubmissionStopped at a limit; with every_s, at most that often (a few ms of /proc each)."""
+        if time.monotonic() - self._checked < every_s:
+            return
+        self._checked = time.monotonic()
         limits = self.limits
         pids = self.processes()
         if len(pids) > limits["worker_processes"]:
@@ -93,3 +111,7 @@ class Watch:
 
     def run_delay_s(self):
         return run_delay_s(self.pid)
+
+    def cpu_s(self):
+        """CPU seconds of the worker's processes (their own and their reaped children's), all together."""
+        return sum(cpu_s(pid) for pid in self.processes())

@@ -21,7 +21,7 @@ from autograder.worker import limits as worker_limits
 TIMED_OUT = "it did not finish within the time limit and was stopped (an infinite loop, or very slow code?)"
 TICK_S = 0.25          # how often the watch runs while the judge waits
 BACKSTOP = 3           # a call may take this many times its limit in wall-clock time on a busy machine
-MAX_TEST_BYTES = 1 << 30   # what the worker may send the judge in one test, all messages together
+MAX_TEST_BYTES = 256 << 20   # what the worker may send the judge in one test, all messages together
 
 # Which CPU instructions torch's and MKL's kernels may use: staff (and the tests) set these to grade
 # as a machine with another CPU would; Gradescope sets neither.
@@ -218,6 +218,7 @@ class Worker:
         self.requests += 1
         self._send({"probe": probe, "inputs": inputs, "seed": seed, "id": self.requests}, clock)
         reply = self._receive(clock)
+        self.watch.check(every_s=0.1)   # also after quick replies, not only while the judge waits
         if isinstance(reply, dict) and reply.get("event") == "exit":
             self.stop()
             raise SubmissionStopped(f"your code ended the process running it ({reply.get('how', 'an exit')}): do not "
@@ -230,6 +231,7 @@ class Worker:
             raise SubmissionStopped(f"your code changed the grader's own code or the library functions it relies on "
                                     f"({names}), so what the worker reported cannot be believed; this test earns nothing")
         if not isinstance(reply, dict) or reply.get("id") != self.requests or not ("result" in reply or "error" in reply):
+            reply = None  # not kept alive by the exception's traceback
             self.stop()   # a forged or stale reply: the next request gets a fresh worker
             raise SubmissionStopped("the worker's reply did not answer the request (did your code write to the "
                                     "grader's channel?)")
@@ -279,11 +281,20 @@ class Worker:
 
             def __enter__(self):
                 self.started, self.delay = time.monotonic(), worker.watch.run_delay_s()
+                self.cpu = None   # read only once the worker has waited for a CPU (a /proc scan)
                 self.base = clock.charged_s
                 return self.expired
 
             def charged(self):
-                return self.base + (time.monotonic() - self.started) - (worker.watch.run_delay_s() - self.delay)
+                """Its own time: the call's wall-clock time less the worker's wait for a CPU, and never less
+                than the CPU time its processes used (children that starve the worker are its own doing)."""
+                wall = time.monotonic() - self.started
+                own = wall - (worker.watch.run_delay_s() - self.delay)
+                if wall - own > TICK_S:
+                    if self.cpu is None:
+                        self.cpu = (worker.watch.cpu_s(), own)
+                    own = max(own, self.cpu[1] + worker.watch.cpu_s() - self.cpu[0])
+                return self.base + own
 
             def expired(self):
                 charged = self.charged()
@@ -355,6 +366,7 @@ class Worker:
             self.watch.cgroup.kill_all()
             self.watch.cgroup.remove()
         self.process = self.watch = None
+        self.scratch.empty_writable()   # what it wrote must not count against the next worker
 
 
 def _strings(value):
