@@ -206,7 +206,12 @@ def judge(test, run):
         return 0.0, f"{failed}\n" + next_step(test)
     except GoldenError as error:
         raise GraderFault(f"a golden file is damaged: {error}") from None
-    except FlakyFailure:   # the same example, replayed on a worker re-seeded the same way, came out otherwise
+    except FlakyFailure as flaky:   # an example, replayed on a worker seeded the same way, came out otherwise
+        causes = [e for e in flaky.exceptions if isinstance(e, (GraderFault, SubmissionStopped))]
+        if any(isinstance(e, GraderFault) for e in causes):
+            raise GraderFault(str(next(e for e in causes if isinstance(e, GraderFault)))) from None
+        if causes:   # the first run was stopped (its limits), the replay on a fresh worker was not
+            return 0.0, f"Your code was stopped: {causes[0]}. " + next_step(test)
         return 0.0, NOT_REPEATABLE + "\n" + next_step(test)
     except Exception as error:   # the judge's own code
         detail = traceback.format_exc(limit=-3)

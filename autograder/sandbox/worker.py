@@ -20,7 +20,7 @@ from autograder.worker import limits as worker_limits
 
 TIMED_OUT = "it did not finish within the time limit and was stopped (an infinite loop, or very slow code?)"
 TICK_S = 0.25          # how often the watch runs while the judge waits
-BACKSTOP = 3           # a call may take this many times its limit in wall-clock time on a busy machine
+BACKSTOP = 10          # a call may take this many times its limit in wall-clock time on a busy machine (load 15 on 2 cores: 7x)
 MAX_TEST_BYTES = 256 << 20   # what the worker may send the judge in one test, all messages together
 
 # Which CPU instructions torch's and MKL's kernels may use: staff (and the tests) set these to grade
@@ -195,6 +195,10 @@ class Worker:
                     return "avoid", file, (f"{file} changed the grader's own code or the library functions it relies on "
                                            f"when it was imported ({names[:300]}), so nothing the worker reported about "
                                            "it could be believed; its tests earn nothing")
+                for file, size in _strings(event.get("wrote")).items():   # nor files written at import
+                    self.stop()
+                    return "avoid", file, (f"{file} wrote {int(float(size)) >> 20} MB of files when it was imported; "
+                                           "the graded files must only define functions")
                 for file, count in _strings(event.get("spawned")).items():   # the homework never needs one
                     self.stop()
                     return "avoid", file, (f"{file} started {count} process(es) when it was imported and left them "
@@ -218,7 +222,11 @@ class Worker:
         self.requests += 1
         self._send({"probe": probe, "inputs": inputs, "seed": seed, "id": self.requests}, clock)
         reply = self._receive(clock)
-        self.watch.check(every_s=0.1)   # also after quick replies, not only while the judge waits
+        try:
+            self.watch.check(every_s=0.1)   # also after quick replies, not only while the judge waits
+        except SubmissionStopped:
+            self.stop()
+            raise
         if isinstance(reply, dict) and reply.get("event") == "exit":
             self.stop()
             raise SubmissionStopped(f"your code ended the process running it ({reply.get('how', 'an exit')}): do not "

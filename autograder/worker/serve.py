@@ -97,6 +97,25 @@ def children():
     return count
 
 
+def written(base, limit=10_000):
+    """Bytes allocated under the worker's own folders (home/, tmp/); counting stops past `limit` entries."""
+    total, count, stack = 0, 0, [os.path.join(base, "home"), os.path.join(base, "tmp")]
+    while stack and count < limit:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            try:
+                total += entry.stat(follow_symlinks=False).st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+            except OSError:
+                continue
+    return total
+
+
 def reported_exits(fd_out, channel):
     """os._exit that tells the judge first: an exit the submission called is then told apart from a
     worker that died of something else."""
@@ -154,6 +173,7 @@ def serve(fd_in, fd_out, config):
     snapshot = integrity.Snapshot([probes, hidden_probes, homework, channel, integrity, sys.modules[__name__]],
                                   tables=[("PROBES", PROBES)])
     changes, tampered, spawned, spawned_before, importing = {}, {}, {}, [], []
+    wrote, written_before = {}, [written(base)]
 
     def announce(file):   # before each file's import: what the one before it changed
         note_changes()
@@ -172,11 +192,16 @@ def serve(fd_in, fd_out, config):
         if importing and started > len(spawned_before):
             spawned[importing[0]] = started - len(spawned_before)
         spawned_before[:] = range(started)
+        now_written = written(base)
+        if importing and now_written - written_before[0] > 1 << 20:
+            wrote[importing[0]] = now_written - written_before[0]
+        written_before[0] = now_written
 
     hw = Homework(root, clean_root, avoid, on_import=announce)
     note_changes()
     channel.send(fd_out, {"event": "ready", "import_errors": hw.import_errors, "global_changes": changes,
-                          "tampered": tampered, "spawned": spawned, "unconfined": unconfined})
+                          "tampered": tampered, "spawned": spawned, "wrote": wrote,
+                          "unconfined": unconfined})
     while True:
         try:
             request = channel.receive(fd_in)
