@@ -52,7 +52,7 @@ WRONG = {
 # loop that must be stopped by its own time limit whatever the load.
 HOSTILE = ["slow_but_correct", "infinite_loop_call"]
 QUICK_TESTS = ("slow_but_correct or infinite_loop_call or litter_tmp or scratch_folder_deleted "
-               "or killed_once or exit_the_submission")
+               "or killed_once or exit_the_submission or slots_are_exclusive")
 BLAMING = ("Your code", "your submission")   # how the grader's messages that charge the student begin
 GRADING_TIMEOUT_S = 1800                     # a grading waits for a free worker slot, then has its budget
 BACKGROUND_TIMEOUT_S = 3600                  # after the measured gradings, for the test run and the regrade
@@ -64,6 +64,7 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, default=4, help="of them at once (default 4)")
     parser.add_argument("--regrade", type=int, help="submissions the background regrade grades (default 20; 10 with --quick)")
     parser.add_argument("--hogs", type=int, default=2, help="CPU-burning processes (default 2)")
+    parser.add_argument("--keep", action="store_true", help="leave the temporary root (logs, results files) and say where")
     parser.add_argument("--quick", action="store_true",
                         help=f"a subset of the hostile and fault tests (-k '{QUICK_TESTS}') and fewer gradings")
     args = parser.parse_args(argv)
@@ -292,9 +293,18 @@ def first_line(text, width=100):
 
 
 def pytest_summary(log):
+    """(its last line, its FAILED/ERROR lines, the first lines of its assertion errors)."""
     lines = Path(log).read_text(errors="replace").strip().splitlines()
     failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
-    return (lines[-1] if lines else "(no output)"), failed
+    errors = [line for line in lines if line.startswith("E   ")]
+    return (lines[-1] if lines else "(no output)"), failed, errors[:8]
+
+
+def regrade_reasons(log):
+    """The distinct reasons the regrade's gradings gave for the grader's failures (they log each one)."""
+    marker = "reported as the grader's failure: "
+    lines = Path(log).read_text(errors="replace").splitlines()
+    return sorted({line.split(marker, 1)[1] for line in lines if marker in line})
 
 
 def report(args, summary, alone_walls, company, measured_s, watch, regrade, pytest_lines):
@@ -318,14 +328,16 @@ def report(args, summary, alone_walls, company, measured_s, watch, regrade, pyte
     print(f"   {beside['pytest']} of them ended while the test run was still going, {beside['regrade']} while the regrade was")
     status = {label: process.returncode for label, process in watch.background.items()}
     took = {label: f"{end - watch.began:.0f} s" if end else "stopped at the timeout" for label, end in ended.items()}
-    last, failed = pytest_lines
+    last, failed, errors = pytest_lines
     verdict = "passed" if status["pytest"] == 0 else "FAILED"
     print(f"   background pytest: {verdict} (exit {status['pytest']}, {took['pytest']}): {last}")
-    for line in failed[:10]:
+    for line in failed[:10] + errors:
         print(f"     {line[:200]}")
-    rows, differ, flagged_rows = regrade
+    rows, differ, flagged_rows, reasons = regrade
     print(f"   background regrade: exit {status['regrade']} ({took['regrade']}), {rows} of {args.regrade} rows, "
           f"{differ} scores differ from the same submission alone, {flagged_rows} flagged as the grader's failure")
+    for reason in reasons[:3]:
+        print(f"     the grader's failure: {reason[:200]}")
 
 
 def main(argv=None):
@@ -393,12 +405,16 @@ def main(argv=None):
         for label, process in background.items():   # past the timeout: stopped (SIGINT lets pytest clean up)
             children.stop(process, first=signal.SIGINT if label == "pytest" else signal.SIGTERM)
         report(args, summarize(alone, [(g.submission, g.results) for g in company]), alone_walls, company,
-               measured_s, watch, regrade_figures(regrade_out, alone), pytest_summary(tmp / "logs" / "pytest.log"))
+               measured_s, watch, (*regrade_figures(regrade_out, alone), regrade_reasons(tmp / "logs" / "regrade.log")),
+               pytest_summary(tmp / "logs" / "pytest.log"))
         return 0
     finally:
         children.stop_all()
         signal.signal(signal.SIGTERM, previous_sigterm)
-        subprocess.run(["rm", "-rf", "--one-file-system", str(tmp)])
+        if args.keep:
+            print(f"kept: {tmp} (logs/, results/; remove it with rm -rf)")
+        else:
+            subprocess.run(["rm", "-rf", "--one-file-system", str(tmp)])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import company_benchmark as bench  # noqa: E402
 
 def test_defaults_and_quick():
     full, quick = bench.parse_args([]), bench.parse_args(["--quick"])
-    assert (full.gradings, full.regrade, full.jobs, full.hogs, full.quick) == (50, 20, 4, 2, False)
+    assert (full.gradings, full.regrade, full.jobs, full.hogs, full.quick, full.keep) == (50, 20, 4, 2, False, False)
     assert (quick.gradings, quick.regrade, quick.quick) == (12, 10, True)
     assert bench.parse_args(["--quick", "--gradings", "3", "--regrade", "2"]).gradings == 3
     with pytest.raises(SystemExit):
