@@ -113,7 +113,7 @@ def charged_tests(alone, company):
 
 def summarize(alone, company):
     """alone: {submission: results}; company: [(submission, results or None)] (None: no results file).
-    Returns the counts the benchmark prints, and up to 5 examples of differing tests."""
+    Returns the counts the benchmark prints, and up to 5 examples of differing tests (one per test of a submission)."""
     summary = {"gradings": len(company), "disturbed": 0, "no_results": 0, "charged_tests": 0,
                "charged_gradings": 0, "flagged_tests": 0, "flagged_gradings": 0, "examples": [],
                "by_submission": {name: 0 for name in alone}, "disturbed_by_submission": {name: 0 for name in alone}}
@@ -132,7 +132,8 @@ def summarize(alone, company):
         summary["flagged_tests"] += len(failed)
         summary["flagged_gradings"] += bool(failed or results.get("extra_data", {}).get("grader_failure"))
         for number, old, new in differing_tests(alone[name], results):
-            if len(summary["examples"]) < 5:
+            shown = {(s, n) for s, n, _, _ in summary["examples"]}
+            if len(summary["examples"]) < 5 and (name, number) not in shown:   # one example per test of a submission
                 summary["examples"].append((name, number, old, new))
     return summary
 
@@ -287,7 +288,7 @@ def figures(walls):
     return f"median {statistics.median(walls):.1f} s, max {max(walls):.1f} s" if walls else "none"
 
 
-def first_line(text, width=100):
+def first_line(text, width=160):
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return line[:width] + ("..." if len(line) > width else "")
 

@@ -46,8 +46,9 @@ def test_a_new_error_blamed_on_the_code_is_charged_to_the_student():
     alone = {"s": results(PASSED, STOPPED)}
     blamed = company_with(PASSED, score=0.0, status="failed",
                           output="Your code raised an error:\nFileNotFoundError: [Errno 2] No such file")
-    summary = bench.summarize(alone, [("s", blamed)])
-    assert (summary["disturbed"], summary["charged_tests"], summary["charged_gradings"]) == (1, 1, 1)
+    summary = bench.summarize(alone, [("s", blamed), ("s", blamed)])
+    assert (summary["disturbed"], summary["charged_tests"], summary["charged_gradings"]) == (2, 2, 2)
+    assert len(summary["examples"]) == 1   # the same difference twice is one example
     assert summary["examples"][0][:2] == ("s", "1.1")
 
 
