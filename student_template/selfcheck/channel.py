@@ -17,7 +17,7 @@ import numpy as np
 
 DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
 MAX_HEADER = 4 << 20
-MAX_ARRAY_BYTES = 256 << 20
+MAX_ARRAY_BYTES = 64 << 20     # the largest message of a grading is about 9 MB (trained weights)
 MAX_DEPTH = 32
 
 
