@@ -308,6 +308,7 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
             pass             # the first test starts it again and reports why it cannot
         profile.stop("worker start (torch, the homework)", ground.worker.pid)
         notes = notes + [GLOBAL_NOTE.format(file=f, changes=c) for f, c in ground.worker.global_changes.items()]
+        notes = notes + list(ground.worker.spawned.values())
 
     diagnosed = {}   # test number -> the diagnosis keys its message named (staff's class report)
     trained_on = {}  # test number -> the device its training run reported (extra_data, the log)

@@ -21,6 +21,7 @@ from autograder.worker import limits as worker_limits
 TIMED_OUT = "it did not finish within the time limit and was stopped (an infinite loop, or very slow code?)"
 TICK_S = 0.25          # how often the watch runs while the judge waits
 BACKSTOP = 10          # a call may take this many times its limit in wall-clock time on a busy machine (load 15 on 2 cores: 7x)
+MB = 1 << 20
 MAX_TEST_BYTES = 256 << 20   # what the worker may send the judge in one test, all messages together
 
 # Which CPU instructions torch's and MKL's kernels may use: staff (and the tests) set these to grade
@@ -64,6 +65,7 @@ class Worker:
         self.avoid = {}            # graded file -> why it is not imported from the submission
         self.import_errors, self.global_changes = {}, {}
         self.unconfined = []       # what of its confinement the kernel refused (logged for staff)
+        self.spawned = {}          # graded file -> note: it started processes at import (stopped)
         self.import_seconds = 0.0  # the graded files' own import time at the last start (the submission's)
         self.process = self.watch = None
         self.requests = 0
@@ -195,14 +197,13 @@ class Worker:
                     return "avoid", file, (f"{file} changed the grader's own code or the library functions it relies on "
                                            f"when it was imported ({names[:300]}), so nothing the worker reported about "
                                            "it could be believed; its tests earn nothing")
-                for file, size in _strings(event.get("wrote")).items():   # nor files written at import
-                    self.stop()
-                    return "avoid", file, (f"{file} wrote {int(float(size)) >> 20} MB of files when it was imported; "
-                                           "the graded files must only define functions")
-                for file, count in _strings(event.get("spawned")).items():   # the homework never needs one
-                    self.stop()
-                    return "avoid", file, (f"{file} started {count} process(es) when it was imported and left them "
-                                           "running; the graded files must only define functions")
+                for file, size in _strings(event.get("wrote")).items():   # its own limit, at import
+                    if int(float(size)) > self.limits["worker_scratch_mb"] * MB:
+                        self.stop()
+                        return "avoid", file, (f"{file} wrote {int(float(size)) >> 20} MB of files when it was "
+                                               f"imported, more than the {self.limits['worker_scratch_mb']} MB allowed")
+                self.spawned = {f: (f"{f} started {n} process(es) when it was imported; the grader stopped them "
+                                    "(the graded files need none)") for f, n in _strings(event.get("spawned")).items()}
                 if importing in GRADED_FILES:
                     spent += time.monotonic() - since
                 self.import_seconds = spent

@@ -84,17 +84,26 @@ def restore_torch_globals(torch, saved):
         torch.set_default_device(None if saved["default device"] == "cpu" else saved["default device"])
 
 
-def children():
-    """How many processes this one has started that are still alive (whatever session they moved to)."""
-    me, count = str(os.getpid()), 0
+def stop_children():
+    """SIGKILL (and reap) the processes this one has started that are still alive, whatever session they
+    moved to; how many there were."""
+    import signal
+    me, pids = str(os.getpid()), []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    count += f.read().rsplit(")", 1)[1].split()[1] == me
+                    if f.read().rsplit(")", 1)[1].split()[1] == me:
+                        pids.append(int(entry))
             except (OSError, IndexError):
                 continue
-    return count
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+    return len(pids)
 
 
 def written(base, limit=10_000):
@@ -120,11 +129,12 @@ def reported_exits(fd_out, channel):
     """os._exit that tells the judge first: an exit the submission called is then told apart from a
     worker that died of something else."""
     import posix
-    original = posix._exit
+    original, worker = posix._exit, os.getpid()
 
     def _exit(status=0):
         try:
-            channel.send(fd_out, {"event": "exit", "how": f"os._exit({status})"})
+            if os.getpid() == worker:   # a forked child's _exit (fork, then exit) ends only that child
+                channel.send(fd_out, {"event": "exit", "how": f"os._exit({status})"})
         finally:
             original(status)
 
@@ -172,7 +182,7 @@ def serve(fd_in, fd_out, config):
     settings = torch_globals(torch)
     snapshot = integrity.Snapshot([probes, hidden_probes, homework, channel, integrity, sys.modules[__name__]],
                                   tables=[("PROBES", PROBES)])
-    changes, tampered, spawned, spawned_before, importing = {}, {}, {}, [], []
+    changes, tampered, spawned, importing = {}, {}, {}, []
     wrote, written_before = {}, [written(base)]
 
     def announce(file):   # before each file's import: what the one before it changed
@@ -188,12 +198,11 @@ def serve(fd_in, fd_out, config):
         patched = snapshot.changed()
         if importing and patched and not tampered:
             tampered[importing[0]] = ", ".join(patched)
-        started = children()
-        if importing and started > len(spawned_before):
-            spawned[importing[0]] = started - len(spawned_before)
-        spawned_before[:] = range(started)
+        started = stop_children()   # the homework never needs a process started at import
+        if importing and started:
+            spawned[importing[0]] = started
         now_written = written(base)
-        if importing and now_written - written_before[0] > 1 << 20:
+        if importing and now_written > written_before[0]:
             wrote[importing[0]] = now_written - written_before[0]
         written_before[0] = now_written
 
