@@ -12,7 +12,6 @@ recall of the feedback without parsing English.
 """
 import contextlib
 import math
-import sys
 
 import numpy as np
 
@@ -27,6 +26,7 @@ DIAGNOSES = {
     "sg_fourth_root": "noise scaled by v ** 0.25",
     "sg_scaled": "noise scaled by a constant factor k * sqrt(v)",
     "sg_offset": "a constant offset added to z",
+    "sg_mean_missing": "m not added: z is the noise alone",
     "sg_uniform": "uniform noise (rand_like) in place of standard normal noise",
     "sg_shared_batch": "one noise draw shared by every row of the batch",
     "sg_shared_row": "one noise draw shared by every element of a row",
@@ -51,6 +51,7 @@ DIAGNOSES = {
     "vae_kl_logvar": "KL written for v as a log-variance",
     "vae_kl_std": "KL written for v as a standard deviation",
     "vae_kl_half": "KL without its factor 1/2",
+    "vae_kl_no_minus_one": "KL without its -1 per latent dimension",
     "vae_decode_mean": "rec decodes the mean m, not a sample",
     "vae_std_into_sampler": "sqrt(v) passed to sample_gaussian, which takes the variance",
     "vae_sigmoid_twice": "probabilities passed where logits are expected",
@@ -164,7 +165,7 @@ _RECORDS = []
 @contextlib.contextmanager
 def recording():
     """Collect, while open, the keys of the causes named to the student and every claim's verdict
-    ((file, line) of the claim, held). Used by the accuracy audit; no effect on grading."""
+    ((name of the claim, held)). Used by the accuracy audit; no effect on grading."""
     record = {"keys": set(), "claims": []}
     _RECORDS.append(record)
     try:
@@ -178,14 +179,9 @@ def _note_keys(keys):
         record["keys"].update(keys)
 
 
-def _note_claim(site, holds):
+def _note_claim(name, holds):
     for record in _RECORDS:
-        record["claims"].append((site, bool(holds)))
-
-
-def _site(depth=2):
-    frame = sys._getframe(depth)
-    return f"{frame.f_code.co_filename.rsplit('/', 2)[-2]}/{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+        record["claims"].append((name, bool(holds)))
 
 
 class StudentError(Exception):
@@ -212,33 +208,36 @@ class Outcome:
 
 
 class Claims:
-    """Weighted claims; `outcome()` is None when all hold, else the partial credit and messages."""
+    """Weighted claims, each with a short name where it is written (the audit's claim matrix keys on
+    (test, name)); `outcome()` is None when all hold, else the partial credit and messages."""
 
     def __init__(self):
         self.held, self.failed = [], []
 
-    def claim(self, weight, holds, message, site=None):
+    def claim(self, name, weight, holds=None, message=None):
+        if not isinstance(name, str):   # the unnamed form (weight, holds, message) of checks not yet named
+            name, weight, holds, message = "(unnamed)", name, weight, holds
         holds = bool(holds)
-        _note_claim(site or _site(), holds)
+        _note_claim(name, holds)
         (self.held if holds else self.failed).append((weight, message))
         return holds
 
     def fail(self, weight, message):
         """A loss that is not a claim about the function's behaviour (it raised, is not written yet, returned
-        the wrong kind of object): recorded as failed, without a claim site for the audit."""
+        the wrong kind of object): recorded as failed, without a claim name for the audit."""
         self.failed.append((weight, message))
         return False
 
-    def form(self, weight, holds, message, substance, unearned):
-        """A claim about form (shape, dtype, side effects, stability): it earns its weight only when
+    def form(self, name, weight, holds, message, substance, unearned):
+        """A claim about form (shape, dtype, side effects, repeatability): it earns its weight only when
         `substance` holds (the function's values are right somewhere); otherwise it fails with
-        `unearned` (what is wrong with the values), whatever the form."""
-        site = _site()
+        `unearned` (what is wrong with the values), and, when the form is wrong as well, with its own
+        message too: a defect of form is never hidden behind the values."""
         if not substance:
-            _note_claim(site, False)
-            self.failed.append((weight, unearned))
+            _note_claim(name, False)
+            self.failed.append((weight, unearned if holds else join(message, " ", unearned)))
             return False
-        return self.claim(weight, holds, message, site=site)
+        return self.claim(name, weight, holds, message)
 
     def outcome(self):
         if not self.failed:
@@ -275,34 +274,27 @@ def near(x, target, rel=1e-3):
 
 
 def identify(observed, correct, hypotheses, match):
-    """The one hypothesis the observation confirms, or None.
+    """The cause the observation confirms, as a diagnosis, or None: the one rule behind every named cause.
 
-    `hypotheses`: {key: (prediction, text)}: what each suspected mistake would produce on the same
-    inputs. A hypothesis is confirmed when `match(observed, prediction)` holds and its prediction is
-    not also the correct output (there the mistake is invisible). When several are confirmed the
-    evidence does not decide between them, and nothing is named."""
+    `hypotheses`: (key, prediction, text) triples: what each suspected mistake would produce on the same
+    inputs (None where it cannot be predicted there). A hypothesis is confirmed when `match(observed,
+    prediction)` holds and its prediction is not also the correct output (there the mistake is
+    invisible). Confirmed hypotheses of one key (two ways to write the same mistake) name it with the
+    first one's words; when those of different keys are confirmed the evidence does not decide between
+    them, and nothing is named."""
     confirmed = []
-    for key, (prediction, text) in hypotheses.items():
-        try:
-            if prediction is None or match(correct, prediction) or not match(observed, prediction):
+    with np.errstate(all="ignore"):
+        for key, prediction, text in hypotheses:
+            try:
+                if prediction is None or match(correct, prediction) or not match(observed, prediction):
+                    continue
+            except (ValueError, TypeError, FloatingPointError):
                 continue
-        except (ValueError, FloatingPointError):
-            continue
-        confirmed.append((key, text))
-    if len(confirmed) != 1:
+            confirmed.append((key, text))
+    if len({key for key, _ in confirmed}) != 1:
         return None
-    key, text = confirmed[0]
-    return diagnose(key, text)
+    return diagnose(*confirmed[0])
 
 
 def fmt(x):
     return f"{x:.6g}"
-
-
-def off_by(observed, expected):
-    """'off by a factor 2.01' / 'off by 0.35': how far an observed number is from the expected one."""
-    if not (math.isfinite(observed) and math.isfinite(expected)):
-        return f"got {fmt(observed)}, expected {fmt(expected)}"
-    if expected != 0 and observed != 0 and np.sign(observed) == np.sign(expected):
-        return f"got {fmt(observed)}, expected {fmt(expected)} (a factor {fmt(observed / expected)})"
-    return f"got {fmt(observed)}, expected {fmt(expected)} (a difference of {fmt(observed - expected)})"
