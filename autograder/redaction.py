@@ -9,6 +9,11 @@ digits and English number words hidden. At most `limit` characters of the studen
 """
 import re
 
+from autograder.selfcheck.surface import GRADED
+
+# the graded functions' own names are shown as they are (q_xt_given_x0 has a digit)
+KNOWN_FUNCTIONS = {name.rsplit(".", 1)[-1] for names in GRADED.values() for name in names}
+
 # homework.describe writes one line per student frame: "  models/gan.py, line 12, in discriminator_loss: code"
 FRAME = re.compile(r"^\s+(?P<file>[\w./-]+\.py), line (?P<line>\d+), in (?P<function>[\w.<>]+)")
 # "ValueError: message" (a dotted name for exceptions of modules, e.g. torch._C._LinAlgError)
@@ -36,12 +41,15 @@ def student_text(text: str, limit: int = 300) -> str:
     head = HEAD.match(lines[0].strip())
     kind, message = (head["type"], head["rest"]) if head else (None, lines[0])
     frames = [f for f in map(FRAME.match, lines[1:]) if f]
-    where = f" at {frames[-1]['file']}, line {frames[-1]['line']}, in {frames[-1]['function']}" if frames else ""
+    last = frames[-1] if frames else None
+    # the file and line are the student's source, shown as they are; the function's name can be made at run time
+    function = last and (last["function"] if last["function"] in KNOWN_FUNCTIONS else hide_numbers(last["function"])[:60])
+    where = f" at {last['file']}, line {last['line']}, in {function}" if last else ""
     # the message may go on over several lines (a torch error's second line says which shapes)
     body = " ".join([message.strip()] + [line.strip() for line in lines[1:] if not FRAME.match(line)]).strip()
     excerpt = hide_numbers(body)
     if len(excerpt) > limit:
         excerpt = excerpt[:limit].rstrip() + " [...]"
-    # the type's and the function's names are the student's words too (both can be made at run time)
-    label = hide_numbers((kind or "the error")[:60] + where[:160])
+    # the type's name is the student's words too (a class can be made at run time)
+    label = hide_numbers((kind or "the error")[:60]) + where
     return f"{label}: {excerpt}" if excerpt else label

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import GRADED_FILES, PYTHON, REPO
+from autograder.selfcheck.expect import identify
 from staff import audit
 
 
@@ -108,23 +109,34 @@ def test_a_batch_of_one_never_hears_of_sums_over_the_batch(z_dim):
 
 
 def test_q_xt_given_x0_at_t_1_of_T_1_names_no_cause_for_alpha_t():
-    """At t = 1 of T = 1 alpha_t = alpha_bar_t: using one for the other cannot be seen, so never named."""
+    """At t = 1 of T = 1, 1 - beta_t = alpha_bar_t: using one for the other cannot be seen, so never named."""
     from autograder.checks import diffusion
     from autograder.selfcheck.expect import recording, CheckFailed
 
+    # 1 - beta_t in place of alpha_bar_t, at every time: named where it shows (t >= 2), never at t = 1 of T = 1
     def run(probe, betas, x0, xt, t):
-        return {"q_xt_given_x0": [np.sqrt(1 - betas[t - 1]) * x0 * 1.5, np.array(betas[t - 1])],
+        return {"q_xt_given_x0": [np.sqrt(1 - betas[t - 1]) * x0, np.array(betas[t - 1])],
                 "q_xt_given_x0_dtype": ["float64", "float64"], "q_xt_given_x0_error": None}
 
     with recording() as record:
-        with pytest.raises(CheckFailed):
+        with pytest.raises(CheckFailed) as failed:
             diffusion.forward_marginal(run)
-    assert "fwd_alpha_t" not in record["keys"] or True   # a wrong mean everywhere: the first failing example decides
+    assert "fwd_alpha_t" in record["keys"] and "T = 1:" not in str(failed.value).split(" Also ")[0]
+    assert diffusion.marginal_failure(run, 1, 1, 0) is None        # right there: nothing to say
     betas = np.array([0.3])
     x0 = np.ones((3, 4))
     hyps = [("fwd_alpha_t", (np.sqrt(1 - betas[0]) * x0, betas[0]), "")]
     correct = (np.sqrt(1 - betas[0]) * x0, np.array(betas[0]))
-    assert diffusion.confirmed(correct, correct, hyps, diffusion.pair_match()) is None
+    assert identify(correct, correct, hyps, diffusion.pair_match()) is None
+
+
+def test_one_rule_names_a_cause_only_when_one_key_fits_and_the_correct_output_does_not():
+    match = lambda a, b: abs(a - b) < 1e-9
+    assert identify(2.0, 1.0, [("gan_sign", -1.0, ""), ("gan_half", 2.0, "half")], match).keys == {"gan_half"}
+    assert identify(2.0, 1.0, [("gan_sign", 2.0, ""), ("gan_half", 2.0, "")], match) is None      # two keys fit
+    assert identify(2.0, 1.0, [("sg_logvar", 2.0, "a"), ("sg_logvar", 2.0, "b")], match) == "a"  # one key, twice
+    assert identify(1.0, 1.0, [("gan_half", 1.0, "")], match) is None                            # invisible here
+    assert identify(2.0, 1.0, [("gan_half", None, "")], match) is None                           # not predictable
 
 
 def test_every_variant_is_wrong_or_correct_as_declared_by_a_check_that_does_not_use_the_grader():

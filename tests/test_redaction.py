@@ -9,7 +9,7 @@ TRACEBACK = ("ValueError: logits were two point one one six, minus zero point fi
 
 def test_the_type_and_the_last_student_frame_are_named():
     text = student_text(TRACEBACK)
-    assert text.startswith("ValueError at models/gan.py, line #, in helper: ")
+    assert text.startswith("ValueError at models/gan.py, line 12, in helper: ")
 
 
 def test_digits_and_spelled_out_numbers_are_hidden():
@@ -35,3 +35,8 @@ def test_a_message_without_a_traceback_or_a_type_still_passes_through_the_same_r
 def test_names_made_at_run_time_cannot_carry_numbers():
     text = student_text("Leak_3_1_4Error: x\n  ewc.py, line 9, in f_two_seven: pass")
     assert "3" not in text and "two" not in text and "seven" not in text
+
+
+def test_the_graded_functions_names_and_the_line_are_shown_as_they_are():
+    text = student_text("IndexError: index 10 is out of bounds\n  diffusion.py, line 27, in q_xt_given_x0: ab[t]")
+    assert text == "IndexError at diffusion.py, line 27, in q_xt_given_x0: index # is out of bounds"

@@ -68,8 +68,10 @@ DIAGNOSES = {
     "gan_one_minus_h": "log(1 - D) written as logsigmoid(1 - h)",
     "gan_half": "a stray factor 1/2",
     "gan_d_real_only": "the discriminator loss without its fake term",
+    "gan_d_fake_as_real": "the fake term written as -log D(G(z)), which pushes fake logits up",
     "gan_bce_zero_targets": "BCE against zeros where the generator's targets are ones",
     "gan_unstable": "not finite at large logits (log of sigmoid)",
+    "gan_logits_as_probabilities": "logits used as probabilities (clamped and fed to BCE or log)",
     "gan_step_swapped": "(g_loss, d_loss) returned in place of (d_loss, g_loss)",
     "gan_step_d_args_swapped": "discriminator_loss called with fake and real swapped",
     "gan_step_minimax": "the minimax generator loss in GAN.loss_nonsaturating",
@@ -81,17 +83,21 @@ DIAGNOSES = {
     "ab_alpha_t": "1 - beta_t without the cumulative product",
     "ab_cumsum": "a cumulative sum in place of a cumulative product",
     "ab_shifted": "alpha_bars shifted by one (alpha_bar_0 at index 0)",
-    "fwd_alpha_t": "alpha_t = 1 - beta_t used in place of alpha_bar_t",
+    "fwd_alpha_t": "1 - beta_t used in place of alpha_bar_t",
     "fwd_off_by_one": "alpha_bar_{t+1} used for time t",
     "fwd_mean_no_sqrt": "the mean scales x0 by alpha_bar_t, not its square root",
     "fwd_var_sqrt": "the variance returned as a standard deviation",
+    "fwd_var_ab_prev": "the variance 1 - alpha_bar_{t-1} in place of 1 - alpha_bar_t",
     "post_swapped": "the x0 and x_t coefficients swapped",
-    "post_typo_ab_prev": "the printed typo: sqrt(alpha_bar_{t-1}) in the x_t coefficient",
+    "post_typo_ab_prev": "sqrt(alpha_bar_{t-1}) in the x_t coefficient where sqrt(1 - beta_t) belongs",
+    "post_var_sqrt": "the posterior variance returned as a standard deviation",
+    "post_var_beta": "beta_t returned as the posterior variance",
     "post_ab_t_in_xt": "sqrt(alpha_bar_t) in the x_t coefficient",
     "post_var_no_beta": "the variance without its factor beta_t",
     "post_off_by_one": "alpha_bar indexed one step late (alpha_bar_t for alpha_bar_{t-1})",
     "post_t1_wraps": "at t = 1, alpha_bar_{t-1} read from index -1 (the last element)",
     "post_t1_nan": "NaN or inf at t = 1 (a division by 1 - alpha_bar_0 = 0)",
+    "post_t1_xt": "at t = 1 the mean returned as x_t, not x0",
     "dtype_not_kept": "the output's dtype is not the input's",
     "index_past_end": "an index past the end at t = T (time used as a 0-based index)",
     # ewc.py
@@ -104,6 +110,8 @@ DIAGNOSES = {
     "fisher_first_batch": "only the first batch used",
     "fisher_prob_not_log": "the gradient of the probability, not of its log",
     "fisher_train_mode": "the Fisher computed with dropout active (train mode)",
+    "fisher_forced_train": "fisher_diagonal switches the model to train mode (dropout on) itself",
+    "fisher_unbiased": "divided by N - 1, not N",
     "fisher_mode_not_restored": "the model's previous mode not restored",
     "fisher_params_changed": "the model's parameters changed",
     "fisher_not_detached": "the returned tensors require grad",
@@ -117,6 +125,7 @@ DIAGNOSES = {
     "penalty_first_only": "only one parameter tensor summed",
     "penalty_no_gradient": "no gradient reaches the model's parameters",
     "penalty_leak": "gradient flows into fisher or star",
+    "penalty_sign": "the penalty's sign flipped",
     # any file
     "not_written": "the function still raises NotImplementedError",
 }
@@ -231,11 +240,13 @@ class Claims:
     def form(self, name, weight, holds, message, substance, unearned):
         """A claim about form (shape, dtype, side effects, repeatability): it earns its weight only when
         `substance` holds (the function's values are right somewhere); otherwise it fails with
-        `unearned` (what is wrong with the values), and, when the form is wrong as well, with its own
-        message too: a defect of form is never hidden behind the values."""
+        `unearned` (what is wrong with the values), and, when the form is wrong as well and its message
+        names no cause (a cause read off wrong values is not established), with that message too: a
+        defect of form is not hidden behind the values."""
         if not substance:
             _note_claim(name, False)
-            self.failed.append((weight, unearned if holds else join(message, " ", unearned)))
+            shown = not holds and message and not keys_of(message)
+            self.failed.append((weight, join(message, " ", unearned) if shown else unearned))
             return False
         return self.claim(name, weight, holds, message)
 

@@ -10,6 +10,12 @@ import numpy as np
 
 from .expect import CheckFailed, Claims, StudentError, diagnose, fmt, near, scalar, values
 
+try:   # in the judge, text from the student's process passes through its one redaction
+    from autograder.redaction import student_text
+except ImportError:   # in the handout (students' own pytest, public inputs): their own errors in full
+    def student_text(text, limit=300):
+        return str(text)
+
 TOL = {"float32": dict(rtol=2e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-12)}
 
 
@@ -155,7 +161,7 @@ def gan_large_logits(run):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(2, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} raised {error}.")
+                             else f"{name} raised {student_text(error)}.")
                 continue
             got = values(out[name], name)
             if got.size != 1:
@@ -191,9 +197,41 @@ WRAPPED = (0.9506521004823143, 962.5577069924933, 0.0962605838487735)
 AT_T = (0.19952167333511334, 0.8002737958134154, 0.016167972223587554)
 
 
+def linear_form(mean, x0, xt=None):
+    """(a, b) with mean = a x0 + b xt (b = 0 without xt) when the mean is of that form, else None: how
+    a message shows a mean (the checks of diffusion.py, hidden ones included, use this one)."""
+    basis = np.stack([np.ravel(x0)] + ([] if xt is None else [np.ravel(xt)]), 1).astype(np.float64)
+    try:
+        target = np.ravel(np.broadcast_to(np.asarray(mean, np.float64), np.shape(x0)))
+        coef, *_ = np.linalg.lstsq(basis, target, rcond=None)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if not np.all(np.isfinite(coef)) or not np.allclose(basis @ coef, target, rtol=1e-5, atol=1e-8):
+        return None
+    return float(coef[0]), (float(coef[1]) if xt is not None else 0.0)
+
+
+def show_mean(mean, x0, xt=None):
+    """'0.99995 x0' or '0.19952 x0 + 0.80027 xt' when the mean has that form, else its largest entry."""
+    form = linear_form(mean, x0, xt)
+    if form is None:
+        finite = np.all(np.isfinite(mean))
+        return f"not a multiple of x0{' and xt' if xt is not None else ''}" + (
+            "" if finite else " (it holds NaN or inf)")
+    return f"{fmt(form[0])} x0" + (f" + {fmt(form[1])} xt" if xt is not None else "")
+
+
+def returned_tol(out, name):
+    """The tolerance of the dtype `name` returned: float64 results to 1e-9; anything less precise (a float32
+    result for float64 inputs too: its dtype claim charges that, once) to float32's rounding."""
+    dtypes = out.get(name + "_dtype") or []
+    return TOL["float64" if dtypes and all(d == "float64" for d in dtypes) else "float32"]
+
+
 def diffusion_edges_and_dtypes(run):
     """alpha_bars on a fixed schedule, q_xt_given_x0 at t = 1, q_posterior at t = 1 (mean x0, variance
-    0, no NaN/inf) and at t = T (literal values), float32/float64 kept by all three functions. A
+    0, no NaN/inf) and at t = T (literal values), float32/float64 kept by all three functions. Values
+    are compared at the precision of the dtype returned, so a dtype slip costs the dtype claim alone. A
     function's dtype claim earns points only when its values are right somewhere here."""
     claims = Claims()
     for dtype in ("float32", "float64"):
@@ -206,70 +244,91 @@ def diffusion_edges_and_dtypes(run):
             raise CheckFailed(diagnose("not_written", "alpha_bars, q_xt_given_x0 and q_posterior are not written yet "
                                                       "(they raise NotImplementedError)."))
         x0d, xtd = x0.astype(np.float64), xt.astype(np.float64)
+        inputs = f"({dtype} inputs)"
         right = {}
 
         def outputs(name):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(1, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} at t = 1 raised {error}.")
+                             else f"{name} at t = 1 {inputs} raised {student_text(error)}.")
                 return None
             return [np.asarray(p, np.float64) for p in out[name]]
 
         ab = outputs("alpha_bars")
         if ab is not None:
-            right["alpha_bars"] = ab[0].shape == ALPHA_BARS.shape and np.allclose(ab[0], ALPHA_BARS, **TOL[dtype])
-            claims.claim("alpha_bars", 1, right["alpha_bars"], f"alpha_bars of betas = linspace(1e-4, 0.02, 10) should start "
-                         f"0.9999, 0.99758912, ...; got {np.round(ab[0].ravel()[:3], 8).tolist()}, ...")
+            tol = returned_tol(out, "alpha_bars")
+            right["alpha_bars"] = ab[0].shape == ALPHA_BARS.shape and np.allclose(ab[0], ALPHA_BARS, **tol)
+            claims.claim("alpha_bars", 1, right["alpha_bars"], f"alpha_bars of betas = linspace(1e-4, 0.02, 10) "
+                         f"{inputs} should start 0.9999, 0.99758912, ...; got "
+                         f"{np.round(ab[0].ravel()[:3], 8).tolist()}, ...")
         fwd = outputs("q_xt_given_x0")
         if fwd is not None:
             mean, var = fwd
-            right["q_xt_given_x0"] = (mean.shape == x0.shape and np.allclose(mean, 0.99994999875 * x0d, **TOL[dtype])
-                                      and np.allclose(var, 1e-4, **TOL[dtype]))
-            claims.claim("q_xt_given_x0 at t = 1", 1, right["q_xt_given_x0"], "q_xt_given_x0 at t = 1 of this schedule should have mean "
-                         "0.99995 x0 and variance 1e-4.")
+            tol = returned_tol(out, "q_xt_given_x0")
+            ok_mean = mean.shape == x0.shape and np.allclose(mean, 0.99994999875 * x0d, **tol)
+            ok_var = np.allclose(var, 1e-4, **tol)
+            right["q_xt_given_x0"] = ok_mean and ok_var
+            claims.claim("q_xt_given_x0 at t = 1", 1, right["q_xt_given_x0"], "q_xt_given_x0 at t = 1 of this "
+                         f"schedule {inputs} should have mean 0.99995 x0 and variance 1e-4; got "
+                         + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d)}"])
+                                     + ([] if ok_var else [f"variance {fmt(float(np.ravel(var)[0]))}"])) + ".")
         post = outputs("q_posterior")
         if post is not None:
             mean, var = post
+            tol = returned_tol(out, "q_posterior")
             finite = bool(np.all(np.isfinite(mean)) and np.all(np.isfinite(var)))
-            right["q_posterior"] = finite and np.allclose(mean, x0d, **TOL[dtype]) and np.allclose(var, 0, atol=TOL[dtype]["atol"])
+            ok_mean = finite and np.allclose(mean, x0d, **tol)
+            ok_var = finite and np.allclose(var, 0, atol=tol["atol"])
+            right["q_posterior"] = ok_mean and ok_var
+            out_T = run("diffusion", betas=betas, x0=x0, xt=xt, t=len(betas))
+            error = out_T["q_posterior_error"]
+            ok_T, got_T = False, ""
+            if out_T["q_posterior"] is not None:
+                mean_T, var_T = (np.asarray(p, np.float64) for p in out_T["q_posterior"])
+                tol_T = returned_tol(out_T, "q_posterior")
+                mean_ok_T = mean_T.shape == x0.shape and np.allclose(mean_T, AT_T[0] * x0d + AT_T[1] * xtd, **tol_T)
+                var_ok_T = np.allclose(var_T, AT_T[2], **tol_T)
+                ok_T = mean_ok_T and var_ok_T
+                got_T = ", ".join(([] if mean_ok_T else [f"mean {show_mean(mean_T, x0d, xtd)}"])
+                                  + ([] if var_ok_T else [f"variance {fmt(float(np.ravel(var_T)[0]))}"]))
+            returns_xt_at_1 = ok_var and np.allclose(mean, xtd, **tol) and not np.allclose(xtd, x0d, **tol)
             wrapped = (finite and np.allclose(mean, WRAPPED[0] * x0d + WRAPPED[1] * xtd, rtol=1e-3) and
                        np.allclose(var, WRAPPED[2], rtol=1e-3))
             # NaN at t = 1 with right alpha_bars: 1 - alpha_bar_1 = beta_1 > 0, so the zero divided by is
             # 1 - alpha_bar_0. With wrong alpha_bars that is not established: say what is, not why.
             nan_cause = (diagnose(
-                "post_t1_nan", "q_posterior at t = 1 returns NaN or inf. There 1 - alpha_bar_0 = 0, so an expression "
-                "that divides by 1 - alpha_bar_(t-1) (or by anything else that is 0 there) has no value at t = 1; the "
-                "docstring's closed form divides only by 1 - alpha_bar_t.")
+                "post_t1_nan", f"q_posterior at t = 1 {inputs} returns NaN or inf. There 1 - alpha_bar_0 = 0, so an "
+                "expression that divides by 1 - alpha_bar_(t-1) (or by anything else that is 0 there) has no value "
+                "at t = 1; the docstring's closed form divides only by 1 - alpha_bar_t.")
                 if right.get("alpha_bars") else
-                "q_posterior at t = 1 returns NaN or inf, and alpha_bars is wrong on this schedule (see above): "
-                "if q_posterior uses it, fix alpha_bars first.")
-            claims.claim("q_posterior at t = 1", 3, right["q_posterior"], "" if right["q_posterior"] else nan_cause if not finite else
+                f"q_posterior at t = 1 {inputs} returns NaN or inf, and alpha_bars is wrong on this schedule (see "
+                "above): if q_posterior uses it, fix alpha_bars first.")
+            claims.claim("q_posterior at t = 1", 3, right["q_posterior"], "" if right["q_posterior"] else nan_cause
+                         if not finite else
                 diagnose("post_t1_wraps", "q_posterior at t = 1 used the last alpha_bar as alpha_bar_0: index t - 2 is "
                          "-1 there, which wraps around to the end; at t = 1, alpha_bar_0 = 1.") if wrapped else
-                f"q_posterior at t = 1 should have mean x0 and variance 0; the mean is off by up to "
-                f"{fmt(float(np.abs(mean - x0d).max()))} and the variance is {fmt(float(np.max(var)))}.")
-            out_T = run("diffusion", betas=betas, x0=x0, xt=xt, t=len(betas))
-            error = out_T["q_posterior_error"]
-            ok_T = False
-            if out_T["q_posterior"] is not None:
-                mean_T, var_T = (np.asarray(p, np.float64) for p in out_T["q_posterior"])
-                ok_T = (mean_T.shape == x0.shape and np.allclose(mean_T, AT_T[0] * x0d + AT_T[1] * xtd, **TOL[dtype])
-                        and np.allclose(var_T, AT_T[2], **TOL[dtype]))
+                diagnose("post_t1_xt", f"q_posterior at t = 1 {inputs} returns x_t as the mean, and is right at "
+                         "t = T: at t = 1 the posterior has mean x0 (and variance 0).")
+                if returns_xt_at_1 and ok_T else
+                f"q_posterior at t = 1 {inputs} should have mean x0 and variance 0; got "
+                + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d, xtd)}"])
+                            + ([] if ok_var else [f"variance {fmt(float(np.max(var)))}"])) + ".")
             claims.claim("q_posterior at t = T", 1, ok_T, "" if ok_T else (
-                diagnose("index_past_end", f"q_posterior at t = T raised {error}: times are 1-indexed, so alpha_bar_t "
-                         "is at index t - 1 and index t runs past the end.") if str(error).startswith("IndexError")
-                else f"q_posterior at t = T raised {error}." if error else
-                "q_posterior at t = T = 10 of this schedule should have mean 0.19952 x0 + 0.80027 xt and variance "
-                f"0.016168; got variance {fmt(float(np.ravel(var_T)[0]))}."))
+                diagnose("index_past_end", f"q_posterior at t = T {inputs} raised {student_text(error)}; times are "
+                         "1-indexed, so alpha_bar_t is at index t - 1 and index t runs past the end.")
+                if str(error).startswith("IndexError")
+                else f"q_posterior at t = T {inputs} raised {student_text(error)}." if error else
+                f"q_posterior at t = T = 10 of this schedule {inputs} should have mean 0.19952 x0 + 0.80027 xt and "
+                f"variance 0.016168; got {got_T}."))
             right["q_posterior"] = right["q_posterior"] or ok_T
         for name in ("alpha_bars", "q_xt_given_x0", "q_posterior"):
             if name not in right:
                 continue
             kept = out[name + "_dtype"] is not None and all(d == dtype for d in out[name + "_dtype"])
-            claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, got "
-                                            f"{', '.join(out[name + '_dtype'] or [])}."), right[name],
-                        f"{name}'s dtype earns points once its values are right (at t = 1 or t = T here).")
+            claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, "
+                                                     f"got {', '.join(out[name + '_dtype'] or [])}."), right[name],
+                        f"{name}'s dtype {inputs} earns points once its values are right (at t = 1 or t = T here).")
     return claims.outcome()
 
 
