@@ -57,6 +57,21 @@ def sharing(d, v, m):
     return None
 
 
+def distinct_draws(u):
+    """The noise values actually drawn when one draw is visibly shared (by every element, by the rows of the
+    batch, by the elements of a row), else None. u = (z - m) / sqrt(v)."""
+    close = lambda a, b: np.allclose(a, b, rtol=1e-4, atol=1e-4)
+    if not np.any(u) or np.ptp(u) == 0 and u.flat[0] == 0:
+        return None                                 # no noise at all: not a sharing of draws
+    if close(u, u.flat[0]):
+        return u.flat[:1]
+    if close(u, u[:1]):
+        return u[0]
+    if close(u, u[:, :1]):
+        return u[:, 0]
+    return None
+
+
 def standardized(d):
     """Each column of d minus its own mean, over its own standard deviation (None if a column is constant)."""
     sd = d.std(0, ddof=1)
@@ -156,6 +171,18 @@ def mean_and_variance(run):
     m, v, z, _ = draws(run)
     d = z - m
     claims = Claims()
+    draws_seen = distinct_draws(d / np.sqrt(v))
+    if draws_seen is not None:
+        # noise shared across elements (test 1.3 says so): mean and variance are judged on the draws that
+        # were made, with the bounds their number allows, so the sharing is not charged again here
+        n = draws_seen.size
+        mean_u, var_u = float(draws_seen.mean()), float((draws_seen ** 2).mean())
+        ok_mean, ok_var = abs(mean_u) < Z / math.sqrt(n), abs(var_u - 1) < Z * math.sqrt(2 / n)
+        claims.claim("mean", 1, ok_mean, f"the mean of z should be m: over the {n} distinct noise draws, "
+                     f"(z - m) / sqrt(v) averages {fmt(mean_u)}, expected 0 (within {fmt(Z / math.sqrt(n))}).")
+        claims.claim("variance", 2, ok_var, f"the variance of z should be v: over the {n} distinct noise draws, "
+                     f"((z - m) / sqrt(v))^2 averages {fmt(var_u)}, expected 1 (within {fmt(Z * math.sqrt(2 / n))}).")
+        return claims.outcome()
     ok_mean, observed = mean_is_m(m, d)
     why = None if ok_mean else diagnose_mean(m, v, z)
     claims.claim("mean", 1, ok_mean, "" if ok_mean else (
