@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import GRADED_FILES, PYTHON, REPO
+from autograder.selfcheck.expect import identify
 from staff import audit
 
 
@@ -98,8 +99,8 @@ def test_a_batch_of_one_never_hears_of_sums_over_the_batch(z_dim):
     x = (g.random((1, 784)) < 0.3).astype(np.float32)
     eps = g.normal(size=(1, z_dim)).astype(np.float32)
     t = vae.terms(state, x, eps)
-    assert not {"vae_batch_sum", "vae_rec_batch_sum", "vae_kl_batch_sum"} & set(vae.hypotheses(t))
-    for key, (prediction, _) in vae.hypotheses(t).items():
+    assert not {"vae_batch_sum", "vae_rec_batch_sum", "vae_kl_batch_sum"} & {key for key, _, _ in vae.hypotheses(t)}
+    for key, prediction, _ in vae.hypotheses(t):
         told = vae.diagnose_bound(prediction, t)
         assert told is None or told.keys <= {key}
     for factor in (2.0, 0.5, -1.0, 1 / 760):
@@ -108,23 +109,34 @@ def test_a_batch_of_one_never_hears_of_sums_over_the_batch(z_dim):
 
 
 def test_q_xt_given_x0_at_t_1_of_T_1_names_no_cause_for_alpha_t():
-    """At t = 1 of T = 1 alpha_t = alpha_bar_t: using one for the other cannot be seen, so never named."""
+    """At t = 1 of T = 1, 1 - beta_t = alpha_bar_t: using one for the other cannot be seen, so never named."""
     from autograder.checks import diffusion
     from autograder.selfcheck.expect import recording, CheckFailed
 
+    # 1 - beta_t in place of alpha_bar_t, at every time: named where it shows (t >= 2), never at t = 1 of T = 1
     def run(probe, betas, x0, xt, t):
-        return {"q_xt_given_x0": [np.sqrt(1 - betas[t - 1]) * x0 * 1.5, np.array(betas[t - 1])],
+        return {"q_xt_given_x0": [np.sqrt(1 - betas[t - 1]) * x0, np.array(betas[t - 1])],
                 "q_xt_given_x0_dtype": ["float64", "float64"], "q_xt_given_x0_error": None}
 
     with recording() as record:
-        with pytest.raises(CheckFailed):
+        with pytest.raises(CheckFailed) as failed:
             diffusion.forward_marginal(run)
-    assert "fwd_alpha_t" not in record["keys"] or True   # a wrong mean everywhere: the first failing example decides
+    assert "fwd_alpha_t" in record["keys"] and "T = 1:" not in str(failed.value).split(" Also ")[0]
+    assert diffusion.marginal_failure(run, 1, 1, 0) is None        # right there: nothing to say
     betas = np.array([0.3])
     x0 = np.ones((3, 4))
     hyps = [("fwd_alpha_t", (np.sqrt(1 - betas[0]) * x0, betas[0]), "")]
     correct = (np.sqrt(1 - betas[0]) * x0, np.array(betas[0]))
-    assert diffusion.confirmed(correct, correct, hyps, diffusion.pair_match()) is None
+    assert identify(correct, correct, hyps, diffusion.pair_match()) is None
+
+
+def test_one_rule_names_a_cause_only_when_one_key_fits_and_the_correct_output_does_not():
+    match = lambda a, b: abs(a - b) < 1e-9
+    assert identify(2.0, 1.0, [("gan_sign", -1.0, ""), ("gan_half", 2.0, "half")], match).keys == {"gan_half"}
+    assert identify(2.0, 1.0, [("gan_sign", 2.0, ""), ("gan_half", 2.0, "")], match) is None      # two keys fit
+    assert identify(2.0, 1.0, [("sg_logvar", 2.0, "a"), ("sg_logvar", 2.0, "b")], match) == "a"  # one key, twice
+    assert identify(1.0, 1.0, [("gan_half", 1.0, "")], match) is None                            # invisible here
+    assert identify(2.0, 1.0, [("gan_half", None, "")], match) is None                           # not predictable
 
 
 def test_every_variant_is_wrong_or_correct_as_declared_by_a_check_that_does_not_use_the_grader():
@@ -132,3 +144,23 @@ def test_every_variant_is_wrong_or_correct_as_declared_by_a_check_that_does_not_
     result = subprocess.run([PYTHON, "tests/corpus/accuracy/validate.py"], cwd=REPO, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0 and " 0 misclassified" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_one_mistake_costs_one_set_of_points_and_a_method_is_not_blamed_for_its_helper():
+    """A float32 result for float64 inputs costs only 4.4's dtype claim (0.5 of its 15 weight, one dtype case); an undetached fisher/star only 5.3's
+    claim for it (1 of 5); a wrong discriminator_loss is named in 3.1 and 3.3 says to fix it first."""
+    tests = {t["number"]: t for t in audit.load_config()["tests"]}
+    named = {v["name"]: v for v in audit.variants()}
+
+    def grade(name, numbers):
+        return audit.grade_variant(named[name], [tests[n] for n in numbers])
+
+    for name in ("marginal_float32_cast", "posterior_float32_cast"):
+        scores = grade(name, ("4.1", "4.2", "4.3", "4.4"))
+        assert [scores[n][0] for n in ("4.1", "4.2", "4.3")] == [1.0, 1.0, 1.0], scores
+        assert scores["4.4"][0] == pytest.approx(1 - 0.5 / 15) and scores["4.4"][2] == ["dtype_not_kept"], scores["4.4"]
+    leak = grade("penalty_fisher_not_detached", ("5.3",))["5.3"]
+    assert leak[0] == 0.8 and leak[2] == ["penalty_leak"], leak
+    swapped = grade("d_loss_real_fake_swapped", ("3.1", "3.3"))
+    assert swapped["3.1"][2] == ["gan_d_swapped"]
+    assert "fix discriminator_loss first" in swapped["3.3"][1] and not swapped["3.3"][2], swapped["3.3"]

@@ -102,7 +102,7 @@ def test_a_damaged_golden_costs_no_student_a_point_it_is_the_grader_s_flagged_fa
     monkeypatch.setattr(inputs, "GOLDENS", broken)
     outcome = valid(grade(submission_from(REFERENCE, tmp_path / "sub"), tmp_path / "results.json", quiet=True))
     flagged = grader_failures(outcome)
-    assert flagged == ["2.1", "2.3"]   # the tests that read vae_bound.npz; the others grade as usual
+    assert flagged == ["2.1", "2.2", "2.3"]   # the tests that read vae_bound.npz; the others grade as usual
     for t in outcome["tests"]:
         if t["number"] in flagged:
             assert "this is not a verdict on your code" in t["output"] and "Your code" not in t["output"]

@@ -42,3 +42,20 @@ def test_the_grader_s_training_runs_import_no_torch_dynamo():
               "print(len(v['losses']), 'torch._dynamo' in sys.modules)")
     done = subprocess.run([PYTHON, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.stdout.split() == ["5", "False"], done.stdout + done.stderr[-2000:]
+
+
+def test_the_judges_numpy_on_a_submissions_inf_and_nan_prints_no_warning():
+    """numeric.py computes on what a submission returned (its GAN step's z): numpy's RuntimeWarnings about
+    that arithmetic would reach the student's feedback with the grader's paths in them."""
+    import warnings
+
+    import numpy as np
+
+    from autograder.checks import numeric
+    from autograder.checks.inputs import gan_state, rng
+    state = gan_state(rng("test", "quiet"), 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logits = numeric.discriminator_logits(state, numeric.generator(state, np.array([[np.inf, -np.inf, np.nan, 1e308]])))
+        numeric.kl_to_standard_normal(np.zeros(3), np.array([0.0, -1.0, np.inf]))
+    assert not np.isfinite(logits).all()

@@ -4,15 +4,22 @@ x_0, computed here independently of the closed form. Deterministic: no false fai
 
 A cause is named only when the returned values equal, on the same schedule and time, what that
 mistake computes (mean AND variance), and the correct values do not (at t = 1 of T = 1, for
-instance, alpha_t and alpha_bar_t are equal, so using one for the other cannot be seen there)."""
+instance, 1 - beta_t and alpha_bar_t are equal, so using one for the other cannot be seen there).
+Notation, as in the handout's docstrings: alpha_bar_t is the cumulative product of (1 - beta_s); the
+one-step factor is written 1 - beta_t (the homework text's alpha_t is the cumulative product).
+
+Values are compared at the precision of the dtype the function RETURNED: a float32 result for float64
+inputs is charged once, by test 4.4's dtype claim, not again as wrong values here."""
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, values
+from autograder.redaction import student_text
+from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, values
+from autograder.selfcheck import public_checks
+from autograder.selfcheck.public_checks import show_mean
 from .inputs import first_failure, golden, hypothesis_settings, rng
 
 HYPOTHESIS = hypothesis_settings(max_examples=40)
-TOL = {"float32": dict(rtol=2e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-12)}
 
 
 def alpha_bar(betas, t):
@@ -41,15 +48,18 @@ def schedule(draw_seed, T, dtype):
     return betas.astype(dtype)
 
 
-def result(out, name, t=None, T=None):
+def result(out, name, t=None, betas=None):
     if out[name] is None:
         error = str(out[name + "_error"])
+        T = None if betas is None else len(betas)
         if error.startswith("NotImplementedError"):
             raise CheckFailed(diagnose("not_written", f"{name} is not written yet (it raises NotImplementedError)."))
-        if error.startswith("IndexError") and t is not None and t == T:
-            raise CheckFailed(diagnose("index_past_end", f"{name} at t = T = {T} raised {error}: times are 1-indexed, "
-                                       "so alpha_bar_t is at index t - 1; index t runs past the end at t = T."))
-        raise CheckFailed(f"{name} raised {error}" + (f" at t = {t} of T = {T}." if t is not None else "."))
+        note = "" if betas is None else alpha_bars_note(out, betas)
+        if error.startswith("IndexError") and t is not None and t == T and not note:
+            raise CheckFailed(diagnose("index_past_end", f"{name} at t = T = {T} raised {student_text(error)}; times are "
+                                       "1-indexed, so alpha_bar_t is at index t - 1; index t runs past the end at t = T."))
+        raise CheckFailed(f"{name} raised {student_text(error)}" + (f" (at t = {t} of T = {T})." if t is not None else ".")
+                          + note)
     return out[name]
 
 
@@ -58,21 +68,14 @@ def alpha_bars_note(out, betas):
     is wrong on the same schedule (what to fix first, if these functions use it)."""
     observed = out.get("alpha_bars")
     if observed is None:
-        return ""
+        return (" Your alpha_bars raises on this schedule (test 4.1); if this function uses it, fix alpha_bars "
+                "first." if out.get("alpha_bars_error") else "")
     got = np.asarray(observed[0], np.float64)
     correct = np.cumprod(1 - np.asarray(betas, np.float64))
     if got.shape == correct.shape and np.allclose(got, correct, rtol=1e-5, atol=1e-7):
         return ""
     return (" Your alpha_bars is also wrong on this schedule (test 4.1); if this function uses it, fix "
             "alpha_bars first.")
-
-
-def confirmed(observed, correct, hypotheses, match):
-    """The one hypothesis (key, text) whose prediction the observation matches and the correct output
-    does not, or None."""
-    found = [(k, text) for k, prediction, text in hypotheses
-             if prediction is not None and match(observed, prediction) and not match(correct, prediction)]
-    return diagnose(*found[0]) if len(found) == 1 else None
 
 
 def pair_match(rtol=1e-6, atol=1e-9):
@@ -85,13 +88,10 @@ def pair_match(rtol=1e-6, atol=1e-9):
     return match
 
 
-def float32_rounding(out, name, dtype_in):
-    """A diagnosis when float64 inputs came back as float32 outputs."""
-    dtypes = out.get(name + "_dtype") or []
-    if dtype_in == "float64" and any(d != "float64" for d in dtypes):
-        return diagnose("dtype_not_kept", f"the outputs are {', '.join(dtypes)} for float64 inputs: keep the input "
-                                          "dtype (compute in x0's dtype, do not cast to float32)")
-    return None
+def returned_tol(out, name):
+    """(rtol, atol) for the precision of what `name` returned (one rule with test 4.4's)."""
+    tol = public_checks.returned_tol(out, name)
+    return tol["rtol"], tol["atol"]
 
 
 def alpha_bars(run):
@@ -105,11 +105,12 @@ def alpha_bars(run):
         expected = np.array([alpha_bar(b, t) for t in range(1, T + 1)])
         if observed.shape != expected.shape:
             return f"alpha_bars on a schedule of length {T}: shape {observed.shape}, expected ({T},)."
-        if not np.allclose(observed, expected, **TOL[dtype]):
+        rtol, atol = returned_tol(out, "alpha_bars")
+        if not np.allclose(observed, expected, rtol=rtol, atol=atol):
             hypotheses = [
                 ("ab_cumprod_betas", np.cumprod(b), "it is the cumulative product of the betas; alpha_bar_t is the "
                                                     "product of (1 - beta_s)"),
-                ("ab_alpha_t", 1 - b, "it is 1 - beta_t at each t (alpha_t); alpha_bar_t is the CUMULATIVE product of "
+                ("ab_alpha_t", 1 - b, "it is 1 - beta_t at each t; alpha_bar_t is the CUMULATIVE product of "
                                       "(1 - beta_s)"),
                 ("ab_cumsum", np.cumsum(1 - b), "it is a cumulative sum of (1 - beta_s); alpha_bar_t is a cumulative "
                                                 "product"),
@@ -117,7 +118,7 @@ def alpha_bars(run):
                                                                                 "must hold alpha_bar_t, not alpha_bar_(t-1)"),
             ]
             match = lambda a, p: a.shape == p.shape and np.allclose(a, p, rtol=1e-4, atol=1e-7)
-            why = confirmed(observed, expected, hypotheses, match)
+            why = identify(observed, expected, hypotheses, match)
             worst = int(np.argmax(np.abs(observed - expected)))
             return (f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} got "
                     f"{fmt(observed[worst])}, expected {fmt(expected[worst])}" + ((": " + why) if why else "") + ".")
@@ -126,11 +127,14 @@ def alpha_bars(run):
         raise CheckFailed(failure)
 
 
-def describe_pair(mean, var, e_mean, e_var, rtol=1e-9, atol=1e-12):
+def describe_pair(mean, var, e_mean, e_var, x0, xt=None, rtol=1e-9, atol=1e-12):
+    """What is wrong with (mean, var), each observed beside the expected value: nothing is said of a part
+    that is right to the precision of the returned dtype (`rtol`, `atol`)."""
     parts = []
-    if mean.shape != e_mean.shape or not np.allclose(mean, e_mean, rtol=rtol, atol=atol):
-        parts.append("the mean " + (f"has shape {mean.shape}, expected {e_mean.shape}" if mean.shape != e_mean.shape
-                                    else f"is off by up to {fmt(float(np.abs(mean - e_mean).max()))}"))
+    if mean.shape != e_mean.shape:
+        parts.append(f"the mean has shape {mean.shape}, expected {e_mean.shape}")
+    elif not np.allclose(mean, e_mean, rtol=rtol, atol=atol):
+        parts.append(f"the mean is {show_mean(mean, x0, xt)}, expected {show_mean(e_mean, x0, xt)}")
     try:
         v = np.broadcast_to(var, np.broadcast_shapes(var.shape, np.shape(e_var)))
         if not np.allclose(v, e_var, rtol=rtol, atol=atol):
@@ -164,27 +168,28 @@ def marginal_failure(run, T, t, seed):
     b = schedule(seed, T, "float64")
     x0 = rng("diffusion", "x0", seed).normal(size=(3, 4))
     out = run("diffusion", betas=b, x0=x0, xt=x0, t=int(t))
-    mean, var = (values(v, n) for v, n in zip(result(out, "q_xt_given_x0", t, T), ("mean", "var")))
+    mean, var = (values(v, n) for v, n in zip(result(out, "q_xt_given_x0", t, b), ("mean", "var")))
     ab = alpha_bar(b, t)
     correct = (np.sqrt(ab) * x0, np.array(1 - ab))
-    ok_mean = mean.shape == x0.shape and np.allclose(mean, correct[0], rtol=1e-9, atol=1e-12)
+    rtol, atol = returned_tol(out, "q_xt_given_x0")
+    ok_mean = mean.shape == x0.shape and np.allclose(mean, correct[0], rtol=rtol, atol=atol)
     ok_var = (np.broadcast_shapes(var.shape, x0.shape) == x0.shape
-              and np.allclose(var, correct[1], rtol=1e-9, atol=1e-12))
+              and np.allclose(var, correct[1], rtol=rtol, atol=atol))
     if not (ok_mean and ok_var):
         nxt = alpha_bar(b, t + 1) if t < T else None
         hypotheses = [
-            ("fwd_alpha_t", (np.sqrt(1 - b[t - 1]) * x0, b[t - 1]), "alpha_t = 1 - beta_t was used in place of "
+            ("fwd_alpha_t", (np.sqrt(1 - b[t - 1]) * x0, b[t - 1]), "1 - beta_t was used in place of "
              "alpha_bar_t, the cumulative product up to t"),
             ("fwd_off_by_one", None if nxt is None else (np.sqrt(nxt) * x0, 1 - nxt), "alpha_bar_(t+1) was used "
              "for time t: times are 1-indexed, alpha_bar_t is at index t - 1"),
             ("fwd_mean_no_sqrt", (ab * x0, 1 - ab), "the mean scales x0 by alpha_bar_t; it is sqrt(alpha_bar_t) x0"),
             ("fwd_var_sqrt", (np.sqrt(ab) * x0, np.sqrt(1 - ab)), "the variance is returned as the standard "
              "deviation sqrt(1 - alpha_bar_t); it is 1 - alpha_bar_t"),
+            ("fwd_var_ab_prev", (np.sqrt(ab) * x0, 1 - alpha_bar(b, t - 1)), "the variance is 1 - alpha_bar_(t-1), "
+             "one step early: it is 1 - alpha_bar_t, with alpha_bar_t at index t - 1"),
         ]
-        why = confirmed((mean, var), correct, hypotheses, pair_match()) or (
-            float32_rounding(out, "q_xt_given_x0", "float64")
-            if pair_match(1e-5, 1e-6)((mean, var), correct) else None)
-        return (f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct)}"
+        why = identify((mean, var), correct, hypotheses, pair_match(max(rtol, 1e-6), max(atol, 1e-9)))
+        return (f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct, x0, None, rtol, atol)}"
                 + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
     return None
 
@@ -198,12 +203,17 @@ def posterior_hypotheses(xt, x0, t, b):
     var = beta * (1 - ab_prev) / (1 - ab_t)
     h = [("post_swapped", (ct * x0 + c0 * xt, var), "the coefficients of x0 and x_t are swapped"),
          ("post_typo_ab_prev", (c0 * x0 + np.sqrt(ab_prev) * (1 - ab_prev) / (1 - ab_t) * xt, var),
-          "the x_t coefficient has sqrt(alpha_bar_(t-1)), the printed solution's typo: it is sqrt(1 - beta_t) "
+          "the x_t coefficient has sqrt(alpha_bar_(t-1)) where sqrt(1 - beta_t) belongs: it is sqrt(1 - beta_t) "
           "(1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
          ("post_ab_t_in_xt", (c0 * x0 + np.sqrt(ab_t) * (1 - ab_prev) / (1 - ab_t) * xt, var),
-          "the x_t coefficient has sqrt(alpha_bar_t): it is sqrt(alpha_t) = sqrt(1 - beta_t), the one-step factor"),
+          "the x_t coefficient has sqrt(alpha_bar_t): it is sqrt(1 - beta_t), the one-step factor"),
          ("post_var_no_beta", (c0 * x0 + ct * xt, (1 - ab_prev) / (1 - ab_t)),
-          "the variance lacks its factor beta_t: var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)")]
+          "the variance lacks its factor beta_t: var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
+         ("post_var_sqrt", (c0 * x0 + ct * xt, np.sqrt(var)), "the variance is returned as a standard deviation (its "
+          "square root): var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t) itself"),
+         ("post_var_beta", (c0 * x0 + ct * xt, beta), "the variance equals beta_t, the forward step's (as when "
+          "alpha_bar_t stands for alpha_bar_(t-1) in it): the posterior's is beta_t (1 - alpha_bar_(t-1)) / "
+          "(1 - alpha_bar_t)")]
     if t < T:
         a_next = alpha_bar(b, t + 1)
         h.append(("post_off_by_one", (np.sqrt(ab_t) * beta / (1 - a_next) * x0 + np.sqrt(1 - beta) * (1 - ab_t)
@@ -213,14 +223,28 @@ def posterior_hypotheses(xt, x0, t, b):
     return h
 
 
-def posterior_message(got, xt, x0, t, b, out, dtype, label, tol=(1e-9, 1e-12)):
+def posterior_tol(out, t, b, floor, scale=3.0):
+    """(rtol, atol) for q_posterior's result: the returned dtype's, no finer than `floor`. A float32 result
+    also carries the cancellation in 1 - alpha_bar near alpha_bar = 1 (float32's rounding, 6e-8, divided by
+    the smallest of 1 - alpha_bar_t and 1 - alpha_bar_(t-1)), which no float32 computation avoids: that
+    is the dtype's precision too. `scale`: the size of x0 and x_t (standard normal entries)."""
+    rtol, atol = (max(a, f) for a, f in zip(returned_tol(out, "q_posterior"), floor))
+    if rtol < 1e-6:
+        return rtol, atol
+    gap = 1 - alpha_bar(np.asarray(b, np.float64), t - 1) if t > 1 else 1.0
+    amplified = 4e-7 / max(gap, 1e-12)
+    return rtol + amplified, atol + amplified * scale
+
+
+def posterior_message(got, xt, x0, t, b, out, label, floor=(0.0, 0.0)):
+    """What is wrong with q_posterior's (mean, var), at the precision of the returned dtype (no finer than
+    `floor`: the golden case's own rounding)."""
     mean, var = got
     correct = joint_gaussian_posterior(xt, x0, t, b)
-    why = confirmed((mean, var), correct, posterior_hypotheses(xt, x0, t, b), pair_match(1e-5, 1e-8))
-    if why is None and pair_match(1e-4, 1e-6)((mean, var), correct):
-        why = float32_rounding(out, "q_posterior", dtype)
-    return (f"q_posterior {label}: {describe_pair(mean, var, *correct, *tol)}" + ((": " + why) if why else "") + "."
-            + alpha_bars_note(out, b))
+    rtol, atol = posterior_tol(out, t, b, floor)
+    why = identify((mean, var), correct, posterior_hypotheses(xt, x0, t, b), pair_match(max(rtol, 1e-5), max(atol, 1e-8)))
+    return (f"q_posterior {label}: {describe_pair(mean, var, *correct, x0, xt, rtol, atol)}"
+            + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
 
 
 def posterior(run):
@@ -231,12 +255,14 @@ def posterior(run):
     inputs, expected = case["inputs"], case["expected"]
     t, b = int(inputs["t"]), inputs["betas"]
     out = run("diffusion", betas=b, x0=inputs["x0"], xt=inputs["xt"], t=t)
-    got = [values(g, "q_posterior") for g in result(out, "q_posterior", t, len(b))]
-    ok = all(np.allclose(g, e, rtol=1e-4, atol=1e-6) and np.broadcast_shapes(np.shape(g), inputs["x0"].shape) ==
+    got = [values(g, "q_posterior") for g in result(out, "q_posterior", t, b)]
+    rtol, atol = posterior_tol(out, t, b, (1e-4, 1e-6))
+    ok = all(np.allclose(g, e, rtol=rtol, atol=atol) and np.broadcast_shapes(np.shape(g), inputs["x0"].shape) ==
              inputs["x0"].shape for g, e in zip(got, (expected["q_posterior"]["mean"], expected["q_posterior"]["var"])))
-    claims.claim(1, ok, "" if ok else posterior_message(
+    claims.claim("hidden case", 1, ok, "" if ok else posterior_message(
         got, inputs["xt"].astype(np.float64), inputs["x0"].astype(np.float64), t, b.astype(np.float64), out,
-        str(inputs["x0"].dtype), "on a hidden case", tol=(1e-4, 1e-6)))
+        "on a hidden case", floor=(1e-4, 1e-6)))
+
     @first_failure(HYPOTHESIS, T=st.integers(2, 50), data=st.data(), seed=st.integers(0, 10 ** 6))
     def failure(T, data, seed):
         t = data.draw(st.integers(2, T))
@@ -244,13 +270,13 @@ def posterior(run):
         g = rng("diffusion", "posterior", seed)
         x0, xt = g.normal(size=(2, 5)), g.normal(size=(2, 5))
         out = run("diffusion", betas=betas, x0=x0, xt=xt, t=int(t))
-        mean, var = (values(v, n) for v, n in zip(result(out, "q_posterior", t, T), ("mean", "var")))
+        mean, var = (values(v, n) for v, n in zip(result(out, "q_posterior", t, betas), ("mean", "var")))
         e_mean, e_var = joint_gaussian_posterior(xt, x0, t, betas)
-        if not (mean.shape == x0.shape and np.allclose(mean, e_mean, rtol=1e-8, atol=1e-10)
-                and np.allclose(var, e_var, rtol=1e-8, atol=1e-12)):
-            return (posterior_message((mean, var), xt, x0, t, betas, out, "float64",
-                                      f"at t = {t} of T = {T} (the conditional of the joint Gaussian of "
-                                      "(x_(t-1), x_t) given x_0)"))
+        rtol, atol = posterior_tol(out, t, betas, (1e-8, 1e-12))
+        if not (mean.shape == x0.shape and np.allclose(mean, e_mean, rtol=rtol, atol=max(atol, 1e-10))
+                and np.allclose(var, e_var, rtol=rtol, atol=atol)):
+            return posterior_message((mean, var), xt, x0, t, betas, out, f"at t = {t} of T = {T} (the conditional "
+                                     "of the joint Gaussian of (x_(t-1), x_t) given x_0)", floor=(1e-8, 1e-10))
 
-    claims.claim(3, failure is None, failure or "")
+    claims.claim("generated cases", 3, failure is None, failure or "")
     return claims.outcome()

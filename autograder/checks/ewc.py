@@ -7,7 +7,7 @@ right in eval mode and wrong in train mode; the parameters changed)."""
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, values
+from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, values
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng, small_net_state
 
@@ -19,8 +19,8 @@ def fisher_case():
     return inputs["state"], inputs["x"], inputs["y"], int(inputs["batch_size"])
 
 
-def ask_fisher(run, state, x, y, batch_size, train_mode):
-    out = run("fisher", state=state, x=x, y=y, batch_size=batch_size, train_mode=train_mode)
+def ask_fisher(run, state, x, y, batch_size, train_mode, dropout=0.5):
+    out = run("fisher", state=state, x=x, y=y, batch_size=batch_size, train_mode=train_mode, dropout=dropout)
     got = out["fisher"]
     missing = sorted(set(state) - set(got))
     if missing:
@@ -60,13 +60,13 @@ def fisher_hypotheses(state, x, y, batch_size):
          "it equals the Fisher of the first batch alone: average over all samples the loader yields"),
         ("fisher_prob_not_log", {k: ((scale(prob_y, k) * g) ** 2).mean(0) for k, g in grads.items()},
          "it equals the squared gradient of the probability p(y|x), not of its log: differentiate log_softmax"),
+        ("fisher_unbiased", {k: (g ** 2).sum(0) / (n - 1) for k, g in grads.items()} if n > 1 else None,
+         f"it equals the sum divided by N - 1 = {n - 1}: the empirical Fisher is a plain mean, divide by N = {n}"),
     ]
 
 
 def fisher_diagnosis(got, expected, state, x, y, batch_size):
-    found = [(k, t) for k, p, t in fisher_hypotheses(state, x, y, batch_size)
-             if same(got, p, state) and not same(expected, p, state)]
-    return diagnose(*found[0]) if len({k for k, _ in found}) == 1 else None
+    return identify(got, expected, fisher_hypotheses(state, x, y, batch_size), lambda a, b: same(a, b, state))
 
 
 def how_far(got, expected, state):
@@ -87,15 +87,24 @@ def fisher_values(run):
     out_eval, got_eval = ask_fisher(run, state, x, y, batch_size, train_mode=False)
     ok_eval = same(got_eval, expected, state)
     moved = not all(np.array_equal(out_eval["state_after"][k], state[k]) for k in state)
-    why = None if ok_eval else (
-        diagnose("fisher_params_changed", "the model's parameters changed while fisher_diagonal ran (an optimizer "
-                 "step or an in-place update), so later gradients were taken elsewhere; compute gradients only")
-        if moved else fisher_diagnosis(got_eval, expected, state, x, y, batch_size))
-    claims.claim(3, ok_eval, "" if ok_eval else "the Fisher of a model in eval mode is wrong: "
+    why = None
+    if not ok_eval and moved:
+        why = diagnose("fisher_params_changed", "the model's parameters changed while fisher_diagonal ran (an "
+                       "optimizer step or an in-place update), so later gradients were taken elsewhere; compute "
+                       "gradients only")
+    elif not ok_eval:
+        # direct evidence of dropout switched on: the same model without dropout gets the right Fisher
+        _, without_dropout = ask_fisher(run, state, x, y, batch_size, train_mode=False, dropout=0.0)
+        why = diagnose("fisher_forced_train", "the Fisher is right for the same model without dropout, so dropout "
+                       "was active although the model was handed over in eval mode: fisher_diagonal must not "
+                       "switch to train mode (model.train()); compute in eval mode and restore the previous mode"
+                       ) if same(without_dropout, expected, state) else fisher_diagnosis(
+                           got_eval, expected, state, x, y, batch_size)
+    claims.claim("eval mode", 3, ok_eval, "" if ok_eval else "the Fisher of a model in eval mode is wrong: "
                  + how_far(got_eval, expected, state) + ((": " + why) if why else "") + ".")
     _, got_train = ask_fisher(run, state, x, y, batch_size, train_mode=True)
     ok_train = same(got_train, expected, state)
-    claims.claim(2, ok_train, "" if ok_train or not ok_eval else diagnose(
+    claims.claim("train mode", 2, ok_train, "" if ok_train or not ok_eval else diagnose(
         "fisher_train_mode", "the Fisher is right for a model in eval mode and wrong for the same model in train "
         "mode: dropout was active. Switch to eval mode before computing it (and restore the previous mode after)."))
     return claims.outcome()
@@ -110,15 +119,18 @@ def fisher_side_effects(run):
     runs = [(mode,) + ask_fisher(run, state, x, y, batch_size, train_mode=mode) for mode in (True, False)]
     substance = any(same(got, expected, state) for _, _, got in runs)
     unearned = "mode, parameters and detaching earn points once the Fisher's values are right (see test 5.1)."
+    # what these claims see is observed directly, whatever the values: it is said (without naming a cause
+    # to the audit) even when the points wait for the values
+    say = diagnose if substance else (lambda key, text: text)
     for mode, out, _ in runs:
-        claims.form(1, out["training_after"] == mode, diagnose(
+        claims.form("mode restored", 1, out["training_after"] == mode, say(
             "fisher_mode_not_restored", f"a model handed over in {'train' if mode else 'eval'} mode came back in "
             f"{'train' if out['training_after'] else 'eval'} mode: remember model.training before switching to eval "
             "mode and restore it at the end."), substance, unearned)
-        claims.form(1, all(np.array_equal(out["state_after"][k], state[k]) for k in state), diagnose(
-            "fisher_params_changed", "fisher_diagonal changed the model's parameters: compute gradients only (no "
-            "optimizer step, no in-place update)."), substance, unearned)
-        claims.form(1, not out["requires_grad"], diagnose(
+        claims.form("parameters unchanged", 1, all(np.array_equal(out["state_after"][k], state[k]) for k in state),
+                    say("fisher_params_changed", "fisher_diagonal changed the model's parameters: compute gradients "
+                        "only (no optimizer step, no in-place update)."), substance, unearned)
+        claims.form("detached", 1, not out["requires_grad"], say(
             "fisher_not_detached", "the returned Fisher tensors still require grad: detach them."), substance, unearned)
     return claims.outcome()
 
@@ -141,15 +153,22 @@ def penalty_hypotheses(state, fisher, star, lam):
                                                                                         "root of the Fisher"),
         ("penalty_first_only", lam / 2 * (f[names[0]] * diff[names[0]] ** 2).sum(), "only the first parameter "
          "tensor is counted: sum over all names"),
+        ("penalty_sign", -total(lambda k: (f[k] * diff[k] ** 2).sum()), "it is the negative of the right value: the "
+         "penalty is a non-negative cost added to the loss"),
     ]
 
 
 def penalty(run):
-    """The penalty's value lam/2 sum F (theta - star)^2 and its gradient lam F (theta - star), with no
-    gradient into fisher or star, on hidden and generated models and strengths. Where the gradient
-    goes is judged only when the value is right."""
+    """The penalty's value lam/2 sum F (theta - star)^2, its gradient lam F (theta - star), and no gradient
+    into fisher or star, on hidden and generated models and strengths. The three earn independently
+    (each is judged on every case; the first failing case of each is shown); the gradient and
+    nothing-into-fisher-or-star claims earn points only when the value is right somewhere."""
+    wrong = {"value": None, "gradient": None, "leak": None}
+    substance = False
+
     @first_failure(HYPOTHESIS, seed=st.integers(0, 10 ** 6), lam=st.sampled_from([0.5, 1.0, 3.0, 100.0]), hidden=st.integers(1, 6))
     def failure(seed, lam, hidden):
+        nonlocal substance
         g = rng("ewc", "penalty", seed)
         state = small_net_state(g, 5, hidden, 3)
         fisher = {k: g.uniform(0, 2, v.shape).astype(np.float32) for k, v in state.items()}
@@ -157,31 +176,39 @@ def penalty(run):
         out = run("ewc_penalty", state=state, fisher=fisher, star=star, lam=lam)
         value = values(out["value"], "the penalty")
         if value.size != 1:
-            return f"the penalty should be a 0-dim tensor, got shape {value.shape}."
+            raise CheckFailed(f"the penalty should be a 0-dim tensor, got shape {value.shape}.")
         diff = {k: state[k].astype(np.float64) - star[k] for k in state}
         expected = lam / 2 * sum((fisher[k] * diff[k] ** 2).sum() for k in state)
         v = float(value.ravel()[0])
-        if not np.isclose(v, expected, rtol=1e-4):
-            found = [(k, t) for k, p, t in penalty_hypotheses(state, fisher, star, lam)
-                     if np.isclose(v, p, rtol=1e-4) and not np.isclose(expected, p, rtol=1e-4)]
-            why = diagnose(*found[0]) if len(found) == 1 else None
-            return (f"the penalty is {fmt(v)}, expected {fmt(expected)} (lam = {lam})"
-                    + ((": " + why) if why else "") + ".")
-        if not out.get("tensor", True):
-            return (diagnose("penalty_no_gradient", "the penalty is a Python number, not a tensor, so no "
-                             "gradient can reach the model's parameters: keep it a tensor (no .item() or float())."))
+        if np.isclose(v, expected, rtol=1e-4):
+            substance = True
+        elif wrong["value"] is None:
+            why = identify(v, expected, penalty_hypotheses(state, fisher, star, lam),
+                           lambda a, b: bool(np.isclose(a, b, rtol=1e-4)))
+            wrong["value"] = (f"the penalty is {fmt(v)}, expected {fmt(expected)} (lam = {lam})"
+                              + ((": " + why) if why else "") + ".")
         grads = out["grad"]
-        if grads is None:
-            return (diagnose("penalty_no_gradient", "the penalty's value is right but no gradient reaches the "
-                             "model's parameters: build it from model.named_parameters() (not .data, "
-                             ".detach() or copies)."))
-        if not all(grads.get(k) is not None and np.allclose(grads[k], lam * fisher[k] * diff[k], rtol=1e-3, atol=1e-6)
-                   for k in state):
-            return ("the penalty's value is right but its gradient w.r.t. the model's parameters is not "
-                    "lam * fisher * (theta - star).")
-        if out["leak"]:
-            return (diagnose("penalty_leak", "gradient flows into fisher or star: they are constants of the "
-                             "penalty (detach them)."))
+        if wrong["gradient"] is None and np.isclose(v, expected, rtol=1e-4):   # a wrong value's gradient is its own
+            if not out.get("tensor", True):
+                wrong["gradient"] = diagnose("penalty_no_gradient", "the penalty is a Python number, not a tensor, so "
+                                             "no gradient can reach the model's parameters: keep it a tensor (no "
+                                             ".item() or float()).")
+            elif grads is None:
+                wrong["gradient"] = diagnose("penalty_no_gradient", "no gradient reaches the model's parameters: "
+                                             "build the penalty from model.named_parameters() (not .data, .detach() "
+                                             "or copies).")
+            elif not all(grads.get(k) is not None and np.allclose(grads[k], lam * fisher[k] * diff[k], rtol=1e-3,
+                                                                  atol=1e-6) for k in state):
+                wrong["gradient"] = ("its gradient w.r.t. the model's parameters is not lam * fisher * (theta - star)"
+                                     f" (lam = {lam}).")
+        if out["leak"] and wrong["leak"] is None:
+            wrong["leak"] = diagnose("penalty_leak", "gradient flows into fisher or star: they are constants of the "
+                                     "penalty (use fisher[name].detach() and star[name].detach()).")
+        # returns nothing: every example is judged, each claim keeps its first failure
 
-    if failure:
-        raise CheckFailed(failure)
+    claims = Claims()
+    unearned = "the penalty's gradient and its constants earn points once its value is right."
+    claims.claim("value", 2, wrong["value"] is None, wrong["value"])
+    claims.form("gradient", 2, wrong["gradient"] is None, wrong["gradient"], substance, unearned)
+    claims.form("nothing into fisher or star", 1, wrong["leak"] is None, wrong["leak"], substance, unearned)
+    return claims.outcome()

@@ -5,7 +5,9 @@ A cause is named only when the returned value equals what that mistake computes 
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, near, values
+from autograder.redaction import student_text
+from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, keys_of, near, values
+from autograder.selfcheck.public_checks import UNSTABLE
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng
 
@@ -26,75 +28,101 @@ def expected_losses(real, fake):
     }
 
 
+def logits_as_probabilities(h, eps):
+    """log of h clamped into [eps, 1 - eps] and log of 1 minus it, as binary_cross_entropy computes them
+    for logits passed where it expects probabilities (its logs are clamped at -100)."""
+    p = np.clip(h, eps, 1 - eps)
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(p), -100.0), np.maximum(np.log1p(-p), -100.0)
+
+
+CLAMPS = (0.0, 1e-12, 1e-8, 1e-7, 1e-6, 1e-5)   # the clamps students put around logits fed to BCE
+
+
 def hypotheses(name, real, fake):
-    """{key: (value that mistake returns, what to say)} for one loss on these logits."""
+    """[(key, value that mistake returns, what to say)] for one loss on these logits."""
     r, f = real.astype(np.float64), fake.astype(np.float64)
     correct = expected_losses(real, fake)[name][0]
-    h = {"gan_sign": (-correct, "it is the negative of the right value: the sign is flipped"),
-         "gan_half": (correct / 2, "it is half the right value: there is a stray factor 1/2")}
+    h = [("gan_sign", -correct, "it is the negative of the right value: the sign is flipped"),
+         ("gan_half", correct / 2, "it is half the right value: there is a stray factor 1/2")]
+    probabilities = ("the logits were used as probabilities D(x) (clamped and passed to binary_cross_entropy or "
+                     "log): D(x) = sigmoid(h); use F.binary_cross_entropy_with_logits or F.logsigmoid")
     if name == "discriminator_loss":
         if r.size > 1 or f.size > 1:
-            h["gan_sum"] = (-ls(r).sum() - ls(-f).sum(), "it equals the sum over the logits: average with .mean()")
-        h["gan_d_swapped"] = (-ls(f).mean() - ls(-r).mean(), "it equals the loss with real and fake in swapped roles: "
-                              "D should push real logits up and fake ones down")
-        h["gan_one_minus_h"] = (-ls(r).mean() - ls(1 - f).mean(), "log(1 - D(x)) was written as logsigmoid(1 - h); "
-                                "1 - sigmoid(h) = sigmoid(-h)")
-        h["gan_d_real_only"] = (-ls(r).mean(), "it equals the real term alone: the fake term -mean log(1 - D(G(z))) "
-                                "is missing")
+            h.append(("gan_sum", -ls(r).sum() - ls(-f).sum(), f"it equals the sum over the logits ({r.size} real, "
+                      f"{f.size} fake): average each term with .mean()"))
+        h += [("gan_d_swapped", -ls(f).mean() - ls(-r).mean(), "it equals the loss with real and fake in swapped "
+               "roles: D should push real logits up and fake ones down"),
+              ("gan_one_minus_h", -ls(r).mean() - ls(1 - f).mean(), "log(1 - D(x)) was written as logsigmoid(1 - h); "
+               "1 - sigmoid(h) = sigmoid(-h)"),
+              ("gan_d_real_only", -ls(r).mean(), "it equals the real term alone: the fake term -mean log(1 - D(G(z))) "
+               "is missing"),
+              ("gan_d_fake_as_real", -ls(r).mean() - ls(f).mean(), "its fake term is -mean log D(G(z)), which "
+               "rewards D for calling fakes real: it is -mean log(1 - D(G(z))) = -mean logsigmoid(-h_fake)")]
+        h += [("gan_logits_as_probabilities", -logits_as_probabilities(r, e)[0].mean()
+               - logits_as_probabilities(f, e)[1].mean(), probabilities) for e in CLAMPS]
     elif name == "generator_loss_minimax":
         if f.size > 1:
-            h["gan_sum"] = (ls(-f).sum(), "it equals the sum over the logits: average with .mean()")
-        h["gan_minimax_is_nonsat"] = (-ls(f).mean(), "it equals the non-saturating loss -mean log D(G(z)); the minimax "
-                                      "one is mean log(1 - D(G(z)))")
-        h["gan_one_minus_h"] = (ls(1 - f).mean(), "log(1 - D(x)) was written as logsigmoid(1 - h); 1 - sigmoid(h) = "
-                                "sigmoid(-h)")
+            h.append(("gan_sum", ls(-f).sum(), "it equals the sum over the logits: average with .mean()"))
+        h += [("gan_minimax_is_nonsat", -ls(f).mean(), "it equals the non-saturating loss -mean log D(G(z)); the "
+               "minimax one is mean log(1 - D(G(z)))"),
+              ("gan_one_minus_h", ls(1 - f).mean(), "log(1 - D(x)) was written as logsigmoid(1 - h); 1 - sigmoid(h) "
+               "= sigmoid(-h)")]
+        h += [("gan_logits_as_probabilities", logits_as_probabilities(f, e)[1].mean(), probabilities) for e in CLAMPS]
     else:
         if f.size > 1:
-            h["gan_sum"] = (-ls(f).sum(), "it equals the sum over the logits: average with .mean()")
-        h["gan_nonsat_is_minimax"] = (ls(-f).mean(), "it equals the minimax loss mean log(1 - D(G(z))); the "
-                                      "non-saturating one is -mean log D(G(z))")
-        h["gan_bce_zero_targets"] = (-ls(-f).mean(), "it equals binary cross-entropy against zeros: the generator's "
-                                     "targets are ones (it wants its fakes called real)")
+            h.append(("gan_sum", -ls(f).sum(), "it equals the sum over the logits: average with .mean()"))
+        h += [("gan_nonsat_is_minimax", ls(-f).mean(), "it equals the minimax loss mean log(1 - D(G(z))); the "
+               "non-saturating one is -mean log D(G(z))"),
+              ("gan_bce_zero_targets", -ls(-f).mean(), "it equals binary cross-entropy against zeros: the generator's "
+               "targets are ones (it wants its fakes called real)")]
+        h += [("gan_logits_as_probabilities", -logits_as_probabilities(f, e)[0].mean(), probabilities) for e in CLAMPS]
     return h
-
-
-def identify(name, value, real, fake):
-    correct = expected_losses(real, fake)[name][0]
-    confirmed = [(k, t) for k, (p, t) in hypotheses(name, real, fake).items()
-                 if np.isfinite(p) and near(value, p, 1e-4) and not near(correct, p, 1e-4)]
-    return diagnose(*confirmed[0]) if len(confirmed) == 1 else None
 
 
 def not_written(error):
     return str(error).startswith("NotImplementedError")
 
 
-def compare(run, real, fake, claims, label, weight=1.0):
+def raised(name, error):
+    """What to say of a loss that raised: not written yet, or the error (redacted: it may hold the logits)."""
+    return (diagnose("not_written", f"{name} is not written yet.") if not_written(error)
+            else f"{name} raised {student_text(error)}")
+
+
+def compare(run, real, fake, claims, label, weight=1.0, said=None):
+    """Claims about the three losses on these logits. `said` ({loss: [keys of what was said]}, shared by the
+    calls of one test): a loss's mistake is described once; a later case adds words only when it shows
+    something new (a cause not named yet)."""
+    said = {} if said is None else said
+
+    def once(name, message):
+        keys = sorted(keys_of(message))
+        if not message or keys in said.setdefault(name, []):
+            return ""
+        said[name].append(keys)
+        return message
+
     out = run("gan_losses", real=real, fake=fake)
     expected = expected_losses(real, fake)
     for name in LOSSES:
         if out[name] is None:
-            error = out[name + "_error"]
-            claims.fail(weight * 2, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                         else f"{name} raised {error}.")
+            claims.fail(weight * 2, once(name, raised(name, out[name + "_error"]) + f" ({label})."))
             continue
         value = values(out[name], name)
         if value.size != 1:
-            claims.fail(weight * 2, f"{name} should return a 0-dim tensor, got shape {value.shape}.")
+            claims.fail(weight * 2, once(name, f"{name} should return a 0-dim tensor, got shape {value.shape} ({label})."))
             continue
         v, e = float(value.reshape(())), expected[name][0]
         ok = bool(np.isfinite(v)) and near(v, e, 1e-4)
         if ok:
             why = ""
         elif not np.isfinite(v):
-            why = f"{name} {label}: got {fmt(v)}, expected {fmt(e)}; " + diagnose(
-                "gan_unstable", "it is not finite where the right value is: the formula overflows for large logits "
-                "(log(sigmoid(h)) does; F.logsigmoid(h) and F.softplus do not).")
+            why = f"{name} {label}: got {fmt(v)}, expected {fmt(e)}; " + diagnose("gan_unstable", UNSTABLE)
         else:
-            reason = identify(name, v, real, fake)
+            reason = identify(v, e, hypotheses(name, real, fake), lambda a, b: bool(np.isfinite(b)) and near(a, b, 1e-4))
             why = f"{name} {label}: got {fmt(v)}, expected {fmt(e)}" + (("; " + reason) if reason else "") + "."
-        claims.claim(weight, ok, why)
-        value_ok = ok
+        claims.claim(f"{name} value", weight, ok, once(name, why))
         for side, index in (("real", 1), ("fake", 2)):
             grad = out[f"{name}_grad_{side}"]
             exp_grad = expected[name][index]
@@ -102,35 +130,65 @@ def compare(run, real, fake, claims, label, weight=1.0):
                 continue
             good = grad is not None and np.allclose(grad, exp_grad, rtol=1e-3, atol=1e-7)
             # a wrong value explains a wrong gradient: only the value's message is shown then
-            claims.claim(weight / 2, good, "" if good or not value_ok else
-                         f"the gradient of {name} w.r.t. the {side} logits {label} is "
-                         + ("missing (is the loss built from differentiable torch operations?)." if grad is None
-                            else "wrong although the value is right."))
+            claims.claim(f"{name} gradient", weight / 2, good, "" if good or not ok else once(
+                name + " gradient", f"the gradient of {name} w.r.t. the {side} logits {label} is "
+                + ("missing (is the loss built from differentiable torch operations?)." if grad is None
+                   else "wrong although the value is right.")))
+
+
+# The homework's own flow: GAN.loss_nonsaturating passes self.d's logits for a batch of real and a batch
+# of fake images of the same size (16 in the experiments' smallest batch); the discriminator returns (N,)
+# and a student's may return (N, 1).
+HOMEWORK_SHAPES = [((16,), (16,)), ((16, 1), (16, 1))]
 
 
 def loss_values(run):
-    """Values and gradients of the three losses on hidden logits and on generated ones (shapes, scales)."""
-    claims = Claims()
+    """Values and gradients of the three losses on hidden logits, on the homework's own shapes ((N,) and
+    (N, 1) for real and fake alike) and on generated ones (other shapes, sizes and scales)."""
+    claims, said = Claims(), {}
     case = golden("gan_losses")["inputs"]
-    compare(run, case["real"], case["fake"], claims, "on hidden logits", weight=3)
+    compare(run, case["real"], case["fake"], claims, "on hidden logits", weight=3, said=said)
+    g = rng("gan", "homework shapes")
+    for real_shape, fake_shape in HOMEWORK_SHAPES:
+        compare(run, g.normal(size=real_shape).astype(np.float32), g.normal(size=fake_shape).astype(np.float32),
+                claims, f"on real and fake logits of shape {real_shape}", weight=1, said=said)
+
     @first_failure(HYPOTHESIS, n_real=st.integers(1, 40), n_fake=st.integers(1, 40), scale=st.sampled_from([0.1, 1.0, 5.0, 30.0]),
-           seed=st.integers(0, 2 ** 16))
+                   seed=st.integers(0, 2 ** 16))
     def failure(n_real, n_fake, scale, seed):
         g = rng("gan", "values", seed)
         sub = Claims()
         compare(run, (g.normal(size=n_real) * scale).astype(np.float32),
-                (g.normal(size=(n_fake, 1)) * scale).astype(np.float32), sub, f"on generated logits (scale {scale})")
+                (g.normal(size=(n_fake, 1)) * scale).astype(np.float32), sub,
+                f"on real logits of shape ({n_real},) and fake ones of shape ({n_fake}, 1), scale {scale}",
+                said=dict((k, list(v)) for k, v in said.items()))
         if sub.failed:
-            return next((m for _, m in sub.failed if m), sub.failed[0][1])
+            return next((m for _, m in sub.failed if m), None) or "already described"
 
-    claims.claim(3, failure is None, failure or "")
+    claims.claim("generated logits", 2, failure is None, "" if failure in (None, "already described") else failure)
     return claims.outcome()
+
+
+def helpers_wrong(run):
+    """The helpers GAN.loss_nonsaturating calls that are wrong on test 3.1's hidden logits (they are graded in
+    the same file: a method that calls a wrong helper is not wrong itself)."""
+    case = golden("gan_losses")["inputs"]
+    out = run("gan_losses", real=case["real"], fake=case["fake"])
+    expected = expected_losses(case["real"], case["fake"])
+    wrong = []
+    for name in ("discriminator_loss", "generator_loss_nonsaturating"):
+        got = None if out[name] is None else values(out[name], name)
+        if got is None or got.size != 1 or not near(float(got.reshape(())), expected[name][0], 1e-4):
+            wrong.append(name)
+    return wrong
 
 
 def loss_nonsaturating(run):
     """d_loss and g_loss on hidden weights and data equal the reference's (golden); d_loss sends no
-    gradient into G, g_loss does, d_loss trains D; z is drawn once per call. The claims about where
-    gradients go and how often z is drawn earn points only when d_loss or g_loss has the right value."""
+    gradient into G, g_loss does, d_loss trains D; z is drawn once per call. A wrong helper
+    (discriminator_loss, generator_loss_nonsaturating: test 3.1) is named as what to fix first, never
+    blamed on the method. The claims about where gradients go and how often z is drawn earn points only
+    when d_loss or g_loss has the right value, or a wrong helper explains why neither has."""
     case = golden("gan_step")
     inputs, expected = case["inputs"], case["expected"]
     out = run("gan_step", state=inputs["state"], z_dim=int(inputs["z_dim"]), x_real=inputs["x_real"],
@@ -141,37 +199,43 @@ def loss_nonsaturating(run):
     d, g = float(d_loss.ravel()[0]), float(g_loss.ravel()[0])
     ed, eg = float(expected["d_loss"]), float(expected["g_loss"])
     ok_d, ok_g = near(d, ed, 1e-4), near(g, eg, 1e-4)
+    wrong_helpers = helpers_wrong(run) if not (ok_d and ok_g) else []
     why = None
-    if not (ok_d and ok_g):
-        preds = {"gan_step_swapped": ((eg, ed), "the two losses are returned in swapped order: return (d_loss, g_loss)")}
+    if not (ok_d and ok_g) and not wrong_helpers:   # the helpers are right: the method's own mistakes
+        hypotheses = [("gan_step_swapped", (eg, ed), "the two losses are returned in swapped order: return "
+                       "(d_loss, g_loss)")]
         if out.get("z") is not None:
             state = inputs["state"]
             lr = numeric.discriminator_logits(state, inputs["x_real"].astype(np.float64))
             lf = numeric.discriminator_logits(state, numeric.generator(state, np.asarray(out["z"], np.float64)))
-            preds["gan_step_d_args_swapped"] = ((-ls(lf).mean() - ls(-lr).mean(), eg), "d_loss equals "
-                                                "discriminator_loss with the fake logits first and the real ones second")
-            preds["gan_step_minimax"] = ((ed, ls(-lf).mean()), "g_loss equals the minimax generator loss; this "
-                                         "method trains G with the non-saturating one")
-        match = lambda a, b: near(a[0], b[0], 1e-4) and near(a[1], b[1], 1e-4)
-        confirmed = [(k, t) for k, (p, t) in preds.items() if match((d, g), p) and not match((ed, eg), p)]
-        why = diagnose(*confirmed[0]) if len(confirmed) == 1 else None
+            hypotheses += [("gan_step_d_args_swapped", (-ls(lf).mean() - ls(-lr).mean(), eg), "d_loss equals "
+                            "discriminator_loss with the fake logits first and the real ones second"),
+                           ("gan_step_minimax", (ed, ls(-lf).mean()), "g_loss equals the minimax generator loss; "
+                            "this method trains G with the non-saturating one")]
+        why = identify((d, g), (ed, eg), hypotheses, lambda a, b: near(a[0], b[0], 1e-4) and near(a[1], b[1], 1e-4))
     claims = Claims()
     wrong = [f"{n} is {fmt(o)}, expected {fmt(e)}" for n, o, e, ok in (("d_loss", d, ed, ok_d), ("g_loss", g, eg, ok_g))
              if not ok]
-    message = "" if not wrong else "; ".join(wrong) + ((": " + why) if why else "") + "."
-    claims.claim(1, ok_d, message)
-    claims.claim(1, ok_g, message)
-    substance = ok_d or ok_g
+    first = (f"; your {' and '.join(wrong_helpers)} {'is' if len(wrong_helpers) == 1 else 'are'} wrong (test 3.1): "
+             f"fix {' and '.join(wrong_helpers)} first, then see whether this method is right" if wrong_helpers else "")
+    message = "" if not wrong else "; ".join(wrong) + ((": " + why) if why else first) + "."
+    claims.claim("d_loss value", 1, ok_d, message)
+    claims.claim("g_loss value", 1, ok_g, message)
+    substance = ok_d or ok_g or (bool(wrong_helpers) and np.isfinite(d) and np.isfinite(g) and (d != 0 or g != 0))
     unearned = ("where the gradients go and how often z is drawn earn points once d_loss or g_loss has the right "
                 "value.")
-    claims.form(1, out["distinct_z"] == 1, diagnose(
+    # with a wrong helper the gradients are the helper's: say what was seen, not why
+    cause = diagnose if not wrong_helpers else (
+        lambda key, text: text.split(":")[0] + f" (with your {' and '.join(wrong_helpers)}, which test 3.1 finds wrong).")
+    claims.form("one z", 1, out["distinct_z"] == 1, diagnose(
         "gan_step_fresh_z", f"the generator saw {out['distinct_z']} different z in one call: both losses must judge "
         "the same fake batch, generated once from the z the template draws."), substance, unearned)
-    claims.form(2, out["d_loss_grad_g"] == 0.0, diagnose(
+    claims.form("d_loss detached from G", 2, out["d_loss_grad_g"] == 0.0, cause(
         "gan_step_no_detach", "d_loss sends gradient into the generator: the discriminator's loss must see the fake "
         "images cut from the generator's graph (detached), so that D's update does not move G."), substance, unearned)
-    claims.form(2, out["g_loss_grad_g"] > 0.0, diagnose(
+    claims.form("g_loss reaches G", 2, out["g_loss_grad_g"] > 0.0, cause(
         "gan_step_detached_g", "g_loss sends no gradient into the generator: the generator's loss must see the fake "
         "images still attached to G (not detached)."), substance, unearned)
-    claims.form(1, out["d_loss_grad_d"] > 0.0, "d_loss sends no gradient into the discriminator.", substance, unearned)
+    claims.form("d_loss reaches D", 1, out["d_loss_grad_d"] > 0.0, "d_loss sends no gradient into the discriminator.",
+                substance, unearned)
     return claims.outcome()

@@ -11,6 +11,12 @@ import numpy as np
 from . import devices
 from .expect import CheckFailed, Claims, StudentError, diagnose, fmt, near, scalar, values
 
+try:   # in the judge, text from the student's process passes through its one redaction
+    from autograder.redaction import student_text
+except ImportError:   # in the handout (students' own pytest, public inputs): their own errors in full
+    def student_text(text, limit=300):
+        return str(text)
+
 TOL = {"float32": dict(rtol=2e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-12)}
 
 
@@ -62,11 +68,11 @@ def sample_gaussian_shapes(run):
     unearned = (unearned or "") + " Shape, dtype and inputs left untouched earn points once z looks like a sample of N(m, v)."
     claims = Claims()
     for dtype, shape, m, v, out in runs:
-        claims.form(1, out["shape"] == list(shape), f"z should have the shape of m {shape}, got "
+        claims.form("shape", 1, out["shape"] == list(shape), f"z should have the shape of m {shape}, got "
                     f"{tuple(out['shape'])}.", substance, unearned)
-        claims.form(1, out["dtype"] == dtype, diagnose("dtype_not_kept", f"z should keep m's dtype {dtype}, got "
+        claims.form("dtype", 1, out["dtype"] == dtype, diagnose("dtype_not_kept", f"z should keep m's dtype {dtype}, got "
                     f"{out['dtype']}."), substance, unearned)
-        claims.form(1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v), diagnose(
+        claims.form("inputs untouched", 1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v), diagnose(
             "sg_inputs_modified", "sample_gaussian modified its inputs m or v in place (m.add_, v.sqrt_, +=, "
             "...): compute a new tensor instead."), substance, unearned)
     devices.claim(run, claims, "utils.py", weight=3, substance=substance, unearned=unearned)   # z on m's device
@@ -74,6 +80,12 @@ def sample_gaussian_shapes(run):
 
 
 # --- models/vae.py --------------------------------------------------------------------------------
+
+# Where the path is cut is not known: only that rec's gradient does not reach m and v through z.
+REC_CUT = ("no gradient of rec reaches the encoder: the path from m and v through the sample z and the decoder "
+           "to rec is cut somewhere (a .detach() on z or on the decoder's output, a sample such as torch.bernoulli "
+           "drawn from it, .item() or numpy); rec must be a differentiable function of z = "
+           "ut.sample_gaussian(m, v).")
 
 def vae_bound_properties(run):
     """Properties of negative_elbo_bound on the model's own initial weights (seeded): three finite
@@ -86,11 +98,11 @@ def vae_bound_properties(run):
     nelbo, kl, rec = (scalar(out[k], k) for k in ("nelbo", "kl", "rec"))
     claims = Claims()
     finite = all(np.isfinite([nelbo, kl, rec]))
-    claims.claim(1, finite, f"nelbo, kl, rec should be finite, got {fmt(nelbo)}, {fmt(kl)}, {fmt(rec)}.")
-    claims.claim(1, kl >= 0, f"kl is {fmt(kl)}: a KL divergence is never negative.")
-    claims.claim(1, rec > 0, f"rec is {fmt(rec)}: -log p(x|z) of binary pixels is positive.")
-    claims.claim(1, near(nelbo, kl + rec, 1e-5), f"nelbo ({fmt(nelbo)}) should equal kl + rec ({fmt(kl + rec)}).")
-    claims.claim(1, out["sampler_calls"] == 1, diagnose(
+    claims.claim("finite", 1, finite, f"nelbo, kl, rec should be finite, got {fmt(nelbo)}, {fmt(kl)}, {fmt(rec)}.")
+    claims.claim("kl non-negative", 1, kl >= 0, f"kl is {fmt(kl)}: a KL divergence is never negative.")
+    claims.claim("rec positive", 1, rec > 0, f"rec is {fmt(rec)}: -log p(x|z) of binary pixels is positive.")
+    claims.claim("nelbo = kl + rec", 1, near(nelbo, kl + rec, 1e-5), f"nelbo ({fmt(nelbo)}) should equal kl + rec ({fmt(kl + rec)}).")
+    claims.claim("one sampler call", 1, out["sampler_calls"] == 1, diagnose(
         "vae_sampler_calls", f"ut.sample_gaussian was called {out['sampler_calls']} times: draw ONE sample z ~ q(z|x) "
         "with ut.sample_gaussian(m, v)."))
     if out["sampler_calls"] != 1:   # the noise is not the one this check controls: repeating tells nothing
@@ -101,24 +113,25 @@ def vae_bound_properties(run):
     doubled = [name for name, a, b in (("kl", kl, kl2), ("rec", rec, rec2)) if a != 0 and near(b, 2 * a, 1e-4)]
     ok = near(kl2, kl, 1e-4) and near(rec2, rec, 1e-4)
     key = {("kl", "rec"): "vae_batch_sum", ("rec",): "vae_rec_batch_sum", ("kl",): "vae_kl_batch_sum"}.get(tuple(doubled))
-    claims.claim(2, ok, diagnose(key, f"{' and '.join(doubled)} doubled when the same batch was passed twice: "
+    claims.claim("batch means", 2, ok, diagnose(key, f"{' and '.join(doubled)} doubled when the same batch was passed twice: "
                                       "a sum over the batch; the API asks for batch means.") if key else
                  f"repeating the batch changed (kl, rec) from ({fmt(kl)}, {fmt(rec)}) to ({fmt(kl2)}, {fmt(rec2)}): "
                  "batch means do not change.")
     grads = out["nelbo_grad"] or {}
     reaches = lambda gr, part: any(n.startswith(part) and a is not None and np.abs(a).sum() > 0 for n, a in (gr or {}).items())
-    claims.claim(1, reaches(grads, "enc.") and reaches(grads, "dec."), diagnose(
+    claims.claim("gradient reaches encoder and decoder", 1, reaches(grads, "enc.") and reaches(grads, "dec."), diagnose(
         "vae_not_differentiable", "nelbo's gradient does not reach both the encoder and the decoder (.item(), "
         ".detach() or numpy break the graph)."))
-    claims.claim(1, reaches(out["rec_grad"], "enc."), diagnose(
-        "vae_rec_no_encoder_gradient", "no gradient of rec reaches the encoder: the sample z must stay attached to "
-        "m and v (the reparameterization trick; no .detach() on z)."))
+    claims.claim("rec reaches the encoder", 1, reaches(out["rec_grad"], "enc."), diagnose(
+        "vae_rec_no_encoder_gradient", REC_CUT))
     return claims.outcome()
 
 
 # --- models/gan.py --------------------------------------------------------------------------------
 
 LOSSES = ("discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating")
+UNSTABLE = ("it is not finite where the right value is: at large |logits| sigmoid(h) rounds to 0 or 1, so "
+            "log(sigmoid(h)) or log(1 - sigmoid(h)) is log(0) = -inf; F.logsigmoid(h) and F.softplus stay finite.")
 # (real, fake) logits and, for each loss, (value, d/dreal, d/dfake): literals from the reference in
 # float64 (e.g. -mean logsigmoid at 1e4, -1e4, 30 is (0 + 1e4 + 9.4e-14) / 3).
 LARGE = [
@@ -143,14 +156,14 @@ def gan_large_logits(run):
         at = f"at real logits [{', '.join(map(fmt, real))}] and fake logits [{', '.join(map(fmt, fake.ravel()))}]"
         errors = [out[n + "_error"] for n in LOSSES if out[n] is None]
         if len(errors) == len(LOSSES) and all(map(not_written, errors)):
-            raise CheckFailed(diagnose("not_written", "the three GAN losses are not written yet (they raise "
-                                                      "NotImplementedError)."))
+            raise CheckFailed(diagnose("not_written", f"{', '.join(LOSSES[:-1])} and {LOSSES[-1]} are not written "
+                                                      "yet (they raise NotImplementedError)."))
         for name in LOSSES:
             value, grad_real, grad_fake = expected[name]
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(2, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} raised {error}.")
+                             else f"{name} raised {student_text(error)}.")
                 continue
             got = values(out[name], name)
             if got.size != 1:
@@ -158,9 +171,8 @@ def gan_large_logits(run):
                 continue
             v = float(got.reshape(()))
             ok = bool(np.isfinite(v)) and near(v, value, 1e-4)
-            claims.claim(1, ok, "" if ok else f"{name} {at}: got {fmt(v)}, expected {fmt(value)}; " + (
-                diagnose("gan_unstable", "it is not finite where the right value is: the formula overflows for large "
-                         "logits (log(sigmoid(h)) does; F.logsigmoid(h) and F.softplus do not).") if not np.isfinite(v)
+            claims.claim("value", 1, ok, "" if ok else f"{name} {at}: got {fmt(v)}, expected {fmt(value)}; " + (
+                diagnose("gan_unstable", UNSTABLE) if not np.isfinite(v)
                 else "it is finite but wrong: compare with the docstring's formula."))
             for side, want in (("real", grad_real), ("fake", grad_fake)):
                 grad = out[f"{name}_grad_{side}"]
@@ -168,7 +180,7 @@ def gan_large_logits(run):
                     continue
                 want = np.zeros(real.shape) if want is None else np.array(want)
                 good = grad is not None and np.allclose(grad, want, rtol=1e-3, atol=1e-7)
-                claims.claim(0.5, good, "" if good or not ok else f"the gradient of {name} w.r.t. the {side} logits "
+                claims.claim("gradient", 0.5, good, "" if good or not ok else f"the gradient of {name} w.r.t. the {side} logits "
                              f"{at} is " + ("missing" if grad is None else f"[{', '.join(map(fmt, np.ravel(grad) + 0.0))}]")
                              + f", expected [{', '.join(map(fmt, want.ravel()))}], although the value there is right.")
     return claims.outcome()
@@ -187,9 +199,43 @@ WRAPPED = (0.9506521004823143, 962.5577069924933, 0.0962605838487735)
 AT_T = (0.19952167333511334, 0.8002737958134154, 0.016167972223587554)
 
 
+def linear_form(mean, x0, xt=None):
+    """(a, b) with mean = a x0 + b xt (b = 0 without xt) when the mean is of that form, else None: how
+    a message shows a mean (the checks of diffusion.py, hidden ones included, use this one)."""
+    basis = np.stack([np.ravel(x0)] + ([] if xt is None else [np.ravel(xt)]), 1).astype(np.float64)
+    try:
+        target = np.ravel(np.broadcast_to(np.asarray(mean, np.float64), np.shape(x0)))
+        coef, *_ = np.linalg.lstsq(basis, target, rcond=None)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    # float32 rounding must not make a linear mean look like something else
+    if not np.all(np.isfinite(coef)) or not np.allclose(basis @ coef, target, rtol=1e-4, atol=1e-6):
+        return None
+    return float(coef[0]), (float(coef[1]) if xt is not None else 0.0)
+
+
+def show_mean(mean, x0, xt=None):
+    """'0.99995 x0' or '0.19952 x0 + 0.80027 xt' when the mean has that form, else its largest entry."""
+    form = linear_form(mean, x0, xt)
+    if form is None:
+        finite = np.all(np.isfinite(mean))
+        return f"not a multiple of x0{' and xt' if xt is not None else ''}" + (
+            "" if finite else " (it holds NaN or inf)")
+    a, b = (c if abs(c) > 1e-6 else 0.0 for c in form)    # below any dtype's resolution here: rounding, shown as 0
+    return f"{fmt(a)} x0" + (f" + {fmt(b)} xt" if xt is not None else "")
+
+
+def returned_tol(out, name):
+    """The tolerance of the dtype `name` returned: float64 results to 1e-9; anything less precise (a float32
+    result for float64 inputs too: its dtype claim charges that, once) to float32's rounding."""
+    dtypes = out.get(name + "_dtype") or []
+    return TOL["float64" if dtypes and all(d == "float64" for d in dtypes) else "float32"]
+
+
 def diffusion_edges_and_dtypes(run):
     """alpha_bars on a fixed schedule, q_xt_given_x0 at t = 1, q_posterior at t = 1 (mean x0, variance
-    0, no NaN/inf) and at t = T (literal values), float32/float64 kept by all three functions. A
+    0, no NaN/inf) and at t = T (literal values), float32/float64 kept by all three functions. Values
+    are compared at the precision of the dtype returned, so a dtype slip costs the dtype claim alone. A
     function's dtype claim earns points only when its values are right somewhere here."""
     claims = Claims()
     for dtype in ("float32", "float64"):
@@ -202,70 +248,97 @@ def diffusion_edges_and_dtypes(run):
             raise CheckFailed(diagnose("not_written", "alpha_bars, q_xt_given_x0 and q_posterior are not written yet "
                                                       "(they raise NotImplementedError)."))
         x0d, xtd = x0.astype(np.float64), xt.astype(np.float64)
+        inputs = f"({dtype} inputs)"
         right = {}
 
         def outputs(name):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(1, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} at t = 1 raised {error}.")
+                             else f"{name} at t = 1 {inputs} raised {student_text(error)}.")
                 return None
             return [np.asarray(p, np.float64) for p in out[name]]
 
         ab = outputs("alpha_bars")
         if ab is not None:
-            right["alpha_bars"] = ab[0].shape == ALPHA_BARS.shape and np.allclose(ab[0], ALPHA_BARS, **TOL[dtype])
-            claims.claim(1, right["alpha_bars"], f"alpha_bars of betas = linspace(1e-4, 0.02, 10) should start "
-                         f"0.9999, 0.99758912, ...; got {np.round(ab[0].ravel()[:3], 8).tolist()}, ...")
+            tol = returned_tol(out, "alpha_bars")
+            right["alpha_bars"] = ab[0].shape == ALPHA_BARS.shape and np.allclose(ab[0], ALPHA_BARS, **tol)
+            claims.claim("alpha_bars", 1, right["alpha_bars"], f"alpha_bars of betas = linspace(1e-4, 0.02, 10) "
+                         f"{inputs} should be 10 values starting 0.9999, 0.99758912, ...; got "
+                         + (f"shape {ab[0].shape}: " if ab[0].shape != ALPHA_BARS.shape else "")
+                         + f"{np.round(ab[0].ravel()[:3], 8).tolist()}, ...")
         fwd = outputs("q_xt_given_x0")
         if fwd is not None:
             mean, var = fwd
-            right["q_xt_given_x0"] = (mean.shape == x0.shape and np.allclose(mean, 0.99994999875 * x0d, **TOL[dtype])
-                                      and np.allclose(var, 1e-4, **TOL[dtype]))
-            claims.claim(1, right["q_xt_given_x0"], "q_xt_given_x0 at t = 1 of this schedule should have mean "
-                         "0.99995 x0 and variance 1e-4.")
+            tol = returned_tol(out, "q_xt_given_x0")
+            ok_mean = mean.shape == x0.shape and np.allclose(mean, 0.99994999875 * x0d, **tol)
+            ok_var = np.allclose(var, 1e-4, **tol)
+            right["q_xt_given_x0"] = ok_mean and ok_var
+            claims.claim("q_xt_given_x0 at t = 1", 1, right["q_xt_given_x0"], "q_xt_given_x0 at t = 1 of this "
+                         f"schedule {inputs} should have mean 0.99995 x0 and variance 1e-4; got "
+                         + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d)}"])
+                                     + ([] if ok_var else [f"variance {fmt(float(np.ravel(var)[0]))}"])) + ".")
         post = outputs("q_posterior")
         if post is not None:
             mean, var = post
+            tol = returned_tol(out, "q_posterior")
             finite = bool(np.all(np.isfinite(mean)) and np.all(np.isfinite(var)))
-            right["q_posterior"] = finite and np.allclose(mean, x0d, **TOL[dtype]) and np.allclose(var, 0, atol=TOL[dtype]["atol"])
+            ok_mean = finite and np.allclose(mean, x0d, **tol)
+            ok_var = finite and np.allclose(var, 0, atol=tol["atol"])
+            right["q_posterior"] = ok_mean and ok_var
+            out_T = run("diffusion", betas=betas, x0=x0, xt=xt, t=len(betas))
+            error = out_T["q_posterior_error"]
+            ok_T, got_T = False, ""
+            if out_T["q_posterior"] is not None:
+                mean_T, var_T = (np.asarray(p, np.float64) for p in out_T["q_posterior"])
+                tol_T = returned_tol(out_T, "q_posterior")
+                mean_ok_T = mean_T.shape == x0.shape and np.allclose(mean_T, AT_T[0] * x0d + AT_T[1] * xtd, **tol_T)
+                var_ok_T = np.allclose(var_T, AT_T[2], **tol_T)
+                ok_T = mean_ok_T and var_ok_T
+                got_T = ", ".join(([] if mean_ok_T else [f"mean {show_mean(mean_T, x0d, xtd)}"])
+                                  + ([] if var_ok_T else [f"variance {fmt(float(np.ravel(var_T)[0]))}"]))
+            returns_xt_at_1 = ok_var and np.allclose(mean, xtd, **tol) and not np.allclose(xtd, x0d, **tol)
             wrapped = (finite and np.allclose(mean, WRAPPED[0] * x0d + WRAPPED[1] * xtd, rtol=1e-3) and
                        np.allclose(var, WRAPPED[2], rtol=1e-3))
             # NaN at t = 1 with right alpha_bars: 1 - alpha_bar_1 = beta_1 > 0, so the zero divided by is
             # 1 - alpha_bar_0. With wrong alpha_bars that is not established: say what is, not why.
             nan_cause = (diagnose(
-                "post_t1_nan", "q_posterior at t = 1 returns NaN or inf. There 1 - alpha_bar_0 = 0, so an expression "
-                "that divides by 1 - alpha_bar_(t-1) (or by anything else that is 0 there) has no value at t = 1; the "
-                "docstring's closed form divides only by 1 - alpha_bar_t.")
-                if right.get("alpha_bars") else
-                "q_posterior at t = 1 returns NaN or inf, and alpha_bars is wrong on this schedule (see above): "
-                "if q_posterior uses it, fix alpha_bars first.")
-            claims.claim(3, right["q_posterior"], "" if right["q_posterior"] else nan_cause if not finite else
+                "post_t1_nan", f"q_posterior at t = 1 {inputs} returns NaN or inf. There 1 - alpha_bar_0 = 0, so an "
+                "expression that divides by 1 - alpha_bar_(t-1) (or by anything else that is 0 there) has no value "
+                "at t = 1; the docstring's closed form divides only by 1 - alpha_bar_t.")
+                if right.get("alpha_bars") and ab[0].ravel()[0] < 1 else
+                f"q_posterior at t = 1 {inputs} returns NaN or inf, and your alpha_bars gives alpha_bar_1 = 1 here "
+                "(so 1 - alpha_bar_1 = 0, where it should be beta_1): if q_posterior uses it, fix alpha_bars first."
+                if ab is not None and ab[0].size and ab[0].ravel()[0] >= 1 else
+                f"q_posterior at t = 1 {inputs} returns NaN or inf, and alpha_bars is wrong on this schedule: if "
+                "q_posterior uses it, fix alpha_bars first.")
+            claims.claim("q_posterior at t = 1", 3, right["q_posterior"], "" if right["q_posterior"] else nan_cause
+                         if not finite else
                 diagnose("post_t1_wraps", "q_posterior at t = 1 used the last alpha_bar as alpha_bar_0: index t - 2 is "
                          "-1 there, which wraps around to the end; at t = 1, alpha_bar_0 = 1.") if wrapped else
-                f"q_posterior at t = 1 should have mean x0 and variance 0; the mean is off by up to "
-                f"{fmt(float(np.abs(mean - x0d).max()))} and the variance is {fmt(float(np.max(var)))}.")
-            out_T = run("diffusion", betas=betas, x0=x0, xt=xt, t=len(betas))
-            error = out_T["q_posterior_error"]
-            ok_T = False
-            if out_T["q_posterior"] is not None:
-                mean_T, var_T = (np.asarray(p, np.float64) for p in out_T["q_posterior"])
-                ok_T = (mean_T.shape == x0.shape and np.allclose(mean_T, AT_T[0] * x0d + AT_T[1] * xtd, **TOL[dtype])
-                        and np.allclose(var_T, AT_T[2], **TOL[dtype]))
-            claims.claim(1, ok_T, "" if ok_T else (
-                diagnose("index_past_end", f"q_posterior at t = T raised {error}: times are 1-indexed, so alpha_bar_t "
-                         "is at index t - 1 and index t runs past the end.") if str(error).startswith("IndexError")
-                else f"q_posterior at t = T raised {error}." if error else
-                "q_posterior at t = T = 10 of this schedule should have mean 0.19952 x0 + 0.80027 xt and variance "
-                f"0.016168; got variance {fmt(float(np.ravel(var_T)[0]))}."))
+                diagnose("post_t1_xt", f"q_posterior at t = 1 {inputs} returns x_t as the mean, and is right at "
+                         "t = T: at t = 1 the posterior has mean x0 (and variance 0).")
+                if returns_xt_at_1 and ok_T else
+                f"q_posterior at t = 1 {inputs} should have mean x0 and variance 0; got "
+                + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d, xtd)}"])
+                            + ([] if ok_var else [f"variance {fmt(float(np.max(var)))}"])) + ".")
+            claims.claim("q_posterior at t = T", 1, ok_T, "" if ok_T else (
+                diagnose("index_past_end", f"q_posterior at t = T {inputs} raised {student_text(error)}; times are "
+                         "1-indexed, so alpha_bar_t is at index t - 1 and index t runs past the end.")
+                if str(error).startswith("IndexError") and right.get("alpha_bars")
+                else f"q_posterior at t = T {inputs} raised {student_text(error)}." + (
+                    "" if right.get("alpha_bars") else " Your alpha_bars is wrong here (above): if q_posterior uses "
+                    "it, fix alpha_bars first.") if error else
+                f"q_posterior at t = T = 10 of this schedule {inputs} should have mean 0.19952 x0 + 0.80027 xt and "
+                f"variance 0.016168; got {got_T}."))
             right["q_posterior"] = right["q_posterior"] or ok_T
         for name in ("alpha_bars", "q_xt_given_x0", "q_posterior"):
             if name not in right:
                 continue
             kept = out[name + "_dtype"] is not None and all(d == dtype for d in out[name + "_dtype"])
-            claims.form(0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, got "
-                                            f"{', '.join(out[name + '_dtype'] or [])}."), right[name],
-                        f"{name}'s dtype earns points once its values are right (at t = 1 or t = T here).")
+            claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, "
+                                                     f"got {', '.join(out[name + '_dtype'] or [])}."), right[name],
+                        f"{name}'s dtype {inputs} earns points once its values are right (at t = 1 or t = T here).")
     devices.claim(run, claims, "diffusion.py", weight=2, substance=any(right.values()))   # outputs on the inputs' device
     return claims.outcome()
 
@@ -316,21 +389,21 @@ def _fisher_properties(run, state, claims):
         runs[label] = out, {k: values(out["fisher"][k], f"fisher[{k!r}]", state[k].shape) for k in state}
     out, f = runs["batches of 4, eval"]
     sane = all(np.all(np.isfinite(a)) and np.all(a >= 0) for a in f.values()) and any(np.any(a) for a in f.values())
-    claims.claim(1, sane, "the Fisher should be finite, non-negative (a mean of squares) and not all zero.")
+    claims.claim("finite, non-negative", 1, sane, "the Fisher should be finite, non-negative (a mean of squares) and not all zero.")
     same = lambda a, b: all(np.allclose(a[k], b[k], rtol=1e-4, atol=1e-7) for k in state)
-    claims.claim(2, same(f, runs["batches of 1, eval"][1]), "the Fisher changes with the loader's batch size: it is a "
+    claims.claim("independent of batch size", 2, same(f, runs["batches of 1, eval"][1]), "the Fisher changes with the loader's batch size: it is a "
                  "mean over samples of per-sample squared gradients, which does not depend on how samples are batched.")
-    claims.claim(1, same(f, runs["batches of 4, train"][1]), diagnose(
+    claims.claim("independent of mode", 1, same(f, runs["batches of 4, train"][1]), diagnose(
         "fisher_train_mode", "the Fisher changes when the model arrives in train mode (dropout was active): compute it "
         "in eval mode."))
     unearned = "mode, parameters and detaching earn points once the Fisher is finite, non-negative and not all zero."
     for label, (o, _) in runs.items():
-        claims.form(1, o["training_after"] == label.endswith("train"), diagnose(
+        claims.form("mode restored", 1, o["training_after"] == label.endswith("train"), diagnose(
             "fisher_mode_not_restored", "fisher_diagonal did not restore the model's previous mode."), sane, unearned)
-        claims.form(1, all(np.array_equal(o["state_after"][k], state[k]) for k in state), diagnose(
+        claims.form("parameters unchanged", 1, all(np.array_equal(o["state_after"][k], state[k]) for k in state), diagnose(
             "fisher_params_changed", "fisher_diagonal changed the model's parameters (an optimizer step or an "
             "in-place update)."), sane, unearned)
-        claims.form(1, not o["requires_grad"], diagnose("fisher_not_detached", "the returned Fisher tensors still "
+        claims.form("detached", 1, not o["requires_grad"], diagnose("fisher_not_detached", "the returned Fisher tensors still "
                                                          "require grad: detach them."), sane, unearned)
 
 
@@ -342,23 +415,23 @@ def _penalty_properties(run, state, claims):
     p = ask(run, "ewc_penalty", "ewc_penalty", state=state, fisher=fisher, star=star, lam=1.0)
     value = values(p["value"], "the penalty")
     v = float(value.ravel()[0]) if value.size == 1 else float("nan")
-    claims.claim(2, near(v, count, 1e-4), f"with fisher = 2, theta - star = 1 for all {count} parameters and lam = 1 "
+    claims.claim("value", 2, near(v, count, 1e-4), f"with fisher = 2, theta - star = 1 for all {count} parameters and lam = 1 "
                  f"the penalty should be 1/2 * 2 * 1 * {count} = {count}; got {fmt(v)}.")
     at_star = values(ask(run, "ewc_penalty", "ewc_penalty", state=state, fisher=fisher, star=state, lam=1.0)["value"],
                      "the penalty")
-    claims.claim(1, at_star.size == 1 and abs(float(at_star.ravel()[0])) < 1e-6,
+    claims.claim("zero at star", 1, at_star.size == 1 and abs(float(at_star.ravel()[0])) < 1e-6,
                  "the penalty should be 0 when the parameters equal star.")
     far = {k: a - 2 for k, a in state.items()}
     v2 = values(ask(run, "ewc_penalty", "ewc_penalty", state=state, fisher=fisher, star=far, lam=1.0)["value"], "the penalty")
-    claims.claim(1, v2.size == 1 and near(float(v2.ravel()[0]), 4 * v, 1e-4) and v != 0,
+    claims.claim("quadratic", 1, v2.size == 1 and near(float(v2.ravel()[0]), 4 * v, 1e-4) and v != 0,
                  "doubling theta - star should multiply the penalty by 4: it is quadratic in theta - star.")
     grads = p["grad"]
-    claims.claim(1, grads is not None and all(grads.get(k) is not None and np.allclose(grads[k], 2.0, rtol=1e-4)
+    claims.claim("gradient", 1, grads is not None and all(grads.get(k) is not None and np.allclose(grads[k], 2.0, rtol=1e-4)
                                               for k in state), diagnose(
         "penalty_no_gradient", "no gradient reaches the model's parameters: build the penalty from "
         "model.named_parameters() (not .data, .item() or copies).") if grads is None else
         "the penalty's gradient w.r.t. each parameter should be lam * fisher * (theta - star) = 2 here.")
-    claims.claim(1, not p["leak"], diagnose("penalty_leak", "gradient flows into fisher or star: they are constants "
+    claims.claim("nothing into fisher or star", 1, not p["leak"], diagnose("penalty_leak", "gradient flows into fisher or star: they are constants "
                                                             "of the penalty (detach them)."))
 
 

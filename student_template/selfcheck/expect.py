@@ -13,7 +13,6 @@ recall of the feedback without parsing English.
 """
 import contextlib
 import math
-import sys
 
 import numpy as np
 
@@ -28,6 +27,7 @@ DIAGNOSES = {
     "sg_fourth_root": "noise scaled by v ** 0.25",
     "sg_scaled": "noise scaled by a constant factor k * sqrt(v)",
     "sg_offset": "a constant offset added to z",
+    "sg_mean_missing": "m not added: z is the noise alone",
     "sg_uniform": "uniform noise (rand_like) in place of standard normal noise",
     "sg_shared_batch": "one noise draw shared by every row of the batch",
     "sg_shared_row": "one noise draw shared by every element of a row",
@@ -52,6 +52,7 @@ DIAGNOSES = {
     "vae_kl_logvar": "KL written for v as a log-variance",
     "vae_kl_std": "KL written for v as a standard deviation",
     "vae_kl_half": "KL without its factor 1/2",
+    "vae_kl_no_minus_one": "KL without its -1 per latent dimension",
     "vae_decode_mean": "rec decodes the mean m, not a sample",
     "vae_std_into_sampler": "sqrt(v) passed to sample_gaussian, which takes the variance",
     "vae_sigmoid_twice": "probabilities passed where logits are expected",
@@ -68,8 +69,10 @@ DIAGNOSES = {
     "gan_one_minus_h": "log(1 - D) written as logsigmoid(1 - h)",
     "gan_half": "a stray factor 1/2",
     "gan_d_real_only": "the discriminator loss without its fake term",
+    "gan_d_fake_as_real": "the fake term written as -log D(G(z)), which pushes fake logits up",
     "gan_bce_zero_targets": "BCE against zeros where the generator's targets are ones",
     "gan_unstable": "not finite at large logits (log of sigmoid)",
+    "gan_logits_as_probabilities": "logits used as probabilities (clamped and fed to BCE or log)",
     "gan_step_swapped": "(g_loss, d_loss) returned in place of (d_loss, g_loss)",
     "gan_step_d_args_swapped": "discriminator_loss called with fake and real swapped",
     "gan_step_minimax": "the minimax generator loss in GAN.loss_nonsaturating",
@@ -81,17 +84,21 @@ DIAGNOSES = {
     "ab_alpha_t": "1 - beta_t without the cumulative product",
     "ab_cumsum": "a cumulative sum in place of a cumulative product",
     "ab_shifted": "alpha_bars shifted by one (alpha_bar_0 at index 0)",
-    "fwd_alpha_t": "alpha_t = 1 - beta_t used in place of alpha_bar_t",
+    "fwd_alpha_t": "1 - beta_t used in place of alpha_bar_t",
     "fwd_off_by_one": "alpha_bar_{t+1} used for time t",
     "fwd_mean_no_sqrt": "the mean scales x0 by alpha_bar_t, not its square root",
     "fwd_var_sqrt": "the variance returned as a standard deviation",
+    "fwd_var_ab_prev": "the variance 1 - alpha_bar_{t-1} in place of 1 - alpha_bar_t",
     "post_swapped": "the x0 and x_t coefficients swapped",
-    "post_typo_ab_prev": "the printed typo: sqrt(alpha_bar_{t-1}) in the x_t coefficient",
+    "post_typo_ab_prev": "sqrt(alpha_bar_{t-1}) in the x_t coefficient where sqrt(1 - beta_t) belongs",
+    "post_var_sqrt": "the posterior variance returned as a standard deviation",
+    "post_var_beta": "beta_t returned as the posterior variance",
     "post_ab_t_in_xt": "sqrt(alpha_bar_t) in the x_t coefficient",
     "post_var_no_beta": "the variance without its factor beta_t",
     "post_off_by_one": "alpha_bar indexed one step late (alpha_bar_t for alpha_bar_{t-1})",
     "post_t1_wraps": "at t = 1, alpha_bar_{t-1} read from index -1 (the last element)",
     "post_t1_nan": "NaN or inf at t = 1 (a division by 1 - alpha_bar_0 = 0)",
+    "post_t1_xt": "at t = 1 the mean returned as x_t, not x0",
     "dtype_not_kept": "the output's dtype is not the input's",
     "index_past_end": "an index past the end at t = T (time used as a 0-based index)",
     # ewc.py
@@ -104,6 +111,8 @@ DIAGNOSES = {
     "fisher_first_batch": "only the first batch used",
     "fisher_prob_not_log": "the gradient of the probability, not of its log",
     "fisher_train_mode": "the Fisher computed with dropout active (train mode)",
+    "fisher_forced_train": "fisher_diagonal switches the model to train mode (dropout on) itself",
+    "fisher_unbiased": "divided by N - 1, not N",
     "fisher_mode_not_restored": "the model's previous mode not restored",
     "fisher_params_changed": "the model's parameters changed",
     "fisher_not_detached": "the returned tensors require grad",
@@ -117,6 +126,7 @@ DIAGNOSES = {
     "penalty_first_only": "only one parameter tensor summed",
     "penalty_no_gradient": "no gradient reaches the model's parameters",
     "penalty_leak": "gradient flows into fisher or star",
+    "penalty_sign": "the penalty's sign flipped",
     # any file
     "not_written": "the function still raises NotImplementedError",
     "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",
@@ -166,7 +176,7 @@ _RECORDS = []
 @contextlib.contextmanager
 def recording():
     """Collect, while open, the keys of the causes named to the student and every claim's verdict
-    ((file, line) of the claim, held). Used by the accuracy audit; no effect on grading."""
+    ((name of the claim, held)). Used by the accuracy audit; no effect on grading."""
     record = {"keys": set(), "claims": []}
     _RECORDS.append(record)
     try:
@@ -180,14 +190,9 @@ def _note_keys(keys):
         record["keys"].update(keys)
 
 
-def _note_claim(site, holds):
+def _note_claim(name, holds):
     for record in _RECORDS:
-        record["claims"].append((site, bool(holds)))
-
-
-def _site(depth=2):
-    frame = sys._getframe(depth)
-    return f"{frame.f_code.co_filename.rsplit('/', 2)[-2]}/{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+        record["claims"].append((name, bool(holds)))
 
 
 class StudentError(Exception):
@@ -214,33 +219,38 @@ class Outcome:
 
 
 class Claims:
-    """Weighted claims; `outcome()` is None when all hold, else the partial credit and messages."""
+    """Weighted claims, each with a short name where it is written (the audit's claim matrix keys on
+    (test, name)); `outcome()` is None when all hold, else the partial credit and messages."""
 
     def __init__(self):
         self.held, self.failed = [], []
 
-    def claim(self, weight, holds, message, site=None):
+    def claim(self, name, weight, holds=None, message=None):
+        if not isinstance(name, str):   # the unnamed form (weight, holds, message) of checks not yet named
+            name, weight, holds, message = "(unnamed)", name, weight, holds
         holds = bool(holds)
-        _note_claim(site or _site(), holds)
+        _note_claim(name, holds)
         (self.held if holds else self.failed).append((weight, message))
         return holds
 
     def fail(self, weight, message):
         """A loss that is not a claim about the function's behaviour (it raised, is not written yet, returned
-        the wrong kind of object): recorded as failed, without a claim site for the audit."""
+        the wrong kind of object): recorded as failed, without a claim name for the audit."""
         self.failed.append((weight, message))
         return False
 
-    def form(self, weight, holds, message, substance, unearned):
-        """A claim about form (shape, dtype, side effects, stability): it earns its weight only when
+    def form(self, name, weight, holds, message, substance, unearned):
+        """A claim about form (shape, dtype, side effects, repeatability): it earns its weight only when
         `substance` holds (the function's values are right somewhere); otherwise it fails with
-        `unearned` (what is wrong with the values), whatever the form."""
-        site = _site()
+        `unearned` (what is wrong with the values), and, when the form is wrong as well and its message
+        names no cause (a cause read off wrong values is not established), with that message too: a
+        defect of form is not hidden behind the values."""
         if not substance:
-            _note_claim(site, False)
-            self.failed.append((weight, unearned))
+            _note_claim(name, False)
+            shown = not holds and message and not keys_of(message)
+            self.failed.append((weight, join(message, " ", unearned) if shown else unearned))
             return False
-        return self.claim(weight, holds, message, site=site)
+        return self.claim(name, weight, holds, message)
 
     def outcome(self):
         if not self.failed:
@@ -277,34 +287,27 @@ def near(x, target, rel=1e-3):
 
 
 def identify(observed, correct, hypotheses, match):
-    """The one hypothesis the observation confirms, or None.
+    """The cause the observation confirms, as a diagnosis, or None: the one rule behind every named cause.
 
-    `hypotheses`: {key: (prediction, text)}: what each suspected mistake would produce on the same
-    inputs. A hypothesis is confirmed when `match(observed, prediction)` holds and its prediction is
-    not also the correct output (there the mistake is invisible). When several are confirmed the
-    evidence does not decide between them, and nothing is named."""
+    `hypotheses`: (key, prediction, text) triples: what each suspected mistake would produce on the same
+    inputs (None where it cannot be predicted there). A hypothesis is confirmed when `match(observed,
+    prediction)` holds and its prediction is not also the correct output (there the mistake is
+    invisible). Confirmed hypotheses of one key (two ways to write the same mistake) name it with the
+    first one's words; when those of different keys are confirmed the evidence does not decide between
+    them, and nothing is named."""
     confirmed = []
-    for key, (prediction, text) in hypotheses.items():
-        try:
-            if prediction is None or match(correct, prediction) or not match(observed, prediction):
+    with np.errstate(all="ignore"):
+        for key, prediction, text in hypotheses:
+            try:
+                if prediction is None or match(correct, prediction) or not match(observed, prediction):
+                    continue
+            except (ValueError, TypeError, FloatingPointError):
                 continue
-        except (ValueError, FloatingPointError):
-            continue
-        confirmed.append((key, text))
-    if len(confirmed) != 1:
+            confirmed.append((key, text))
+    if len({key for key, _ in confirmed}) != 1:
         return None
-    key, text = confirmed[0]
-    return diagnose(key, text)
+    return diagnose(*confirmed[0])
 
 
 def fmt(x):
     return f"{x:.6g}"
-
-
-def off_by(observed, expected):
-    """'off by a factor 2.01' / 'off by 0.35': how far an observed number is from the expected one."""
-    if not (math.isfinite(observed) and math.isfinite(expected)):
-        return f"got {fmt(observed)}, expected {fmt(expected)}"
-    if expected != 0 and observed != 0 and np.sign(observed) == np.sign(expected):
-        return f"got {fmt(observed)}, expected {fmt(expected)} (a factor {fmt(observed / expected)})"
-    return f"got {fmt(observed)}, expected {fmt(expected)} (a difference of {fmt(observed - expected)})"

@@ -206,6 +206,18 @@ def check_vae(mod, ref, c: Checker):
         c.need(n is None, f"gradient of {name} w.r.t. {n}")
         model.zero_grad()
         ref_model.zero_grad()
+    # a latent size of one (where a squeeze changes which dimension a sum runs over): values only
+    torch.manual_seed(0)
+    ref_1 = ref["models.vae"].VAE(z_dim=1)
+    model_1 = mod["models.vae"].VAE(z_dim=1)
+    model_1.load_state_dict(ref_1.state_dict())
+    values_1 = []
+    for m in (ref_1, model_1):
+        torch.manual_seed(13)
+        values_1.append(m.negative_elbo_bound(x))
+    for name, a, b in zip(("nelbo", "kl", "rec"), values_1[1], values_1[0]):
+        c.need(isinstance(a, torch.Tensor) and a.numel() == 1 and close(a.reshape(()), b),
+               f"z_dim 1: {name} {float(a.reshape(-1)[0]) if isinstance(a, torch.Tensor) else a:.4g} vs {b.item():.4g}")
 
 
 # ----------------------------------------------------------------------------- GAN
