@@ -6,13 +6,15 @@ decides on it), and writes results.json in every case.
 """
 import hashlib
 import os
-import re
 import shutil
 import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from autograder import cgroup, results, sandbox, submission, suite
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -23,6 +25,7 @@ from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
 from autograder.faults import GraderFault, SubmissionStopped
+from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
 
 PACKAGE = Path(__file__).resolve().parent
@@ -34,6 +37,7 @@ NEXT_STEP = {
     "failed": ("Fix what the message above describes, then upload again. `pytest` in your handout folder runs the "
                "public checks of every file; this test also uses hidden inputs, so passing them locally does not "
                "guarantee it."),
+    "unwritten": "Write it, check it with `pytest` in your handout folder, then upload again.",
     "failed_public": "`pytest` in your handout folder shows this same check: fix it there, then upload again.",
 }
 
@@ -41,15 +45,6 @@ NEXT_STEP = {
 def next_step(test):
     """Advice that fits the test: a public check can be reproduced locally, a hidden one cannot."""
     return NEXT_STEP["failed_public" if test["public"] else "failed"]
-
-
-NUMBER_RUN = re.compile(r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?[\s,;\[\]()]+){4,}", re.I)
-
-
-def redact(message, line_limit=300, total_limit=2000):
-    """A student's error message without long runs of numbers (hidden inputs it may have printed)."""
-    lines = [NUMBER_RUN.sub("[numbers hidden] ", line)[:line_limit] for line in message.splitlines()]
-    return "\n".join(lines)[:total_limit]
 
 
 def protect_sources():
@@ -195,13 +190,17 @@ def judge(test, run):
     """(fraction, message) of the test's check given a `run` (the worker's, or local_run's); only what
     the evidence pins on the submission is returned, anything else raises GraderFault."""
     try:
-        outcome = check_function(test["check"])(run)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):   # the judge's own warnings reach nobody
+            warnings.simplefilter("ignore")
+            outcome = check_function(test["check"])(run)
     except GraderFault:
         raise
     except SubmissionStopped as stopped:
         return 0.0, f"Your code was stopped: {stopped}. " + next_step(test)
     except StudentError as error:
-        return 0.0, f"Your code raised an error:\n{redact(str(error))}\n" + next_step(test)
+        if str(error).startswith("NotImplementedError"):   # the handout's stub, untouched
+            return 0.0, f"Not written yet: {student_text(str(error))}\n" + NEXT_STEP["unwritten"]
+        return 0.0, f"Your code raised an error:\n{student_text(str(error))}\n" + next_step(test)
     except CheckFailed as failed:
         return 0.0, f"{failed}\n" + next_step(test)
     except GoldenError as error:
