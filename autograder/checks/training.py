@@ -82,7 +82,7 @@ def vae(run):
     if np.isfinite(nelbo):
         getattr(run, "measured", {})["held-out NELBO"] = round(nelbo, 2)   # the leaderboard's column
     claims = Claims()
-    trains = claims.claim(5, np.isfinite(nelbo) and nelbo <= VAE_MAX_NELBO, (
+    trains = claims.claim("held-out NELBO", 5, np.isfinite(nelbo) and nelbo <= VAE_MAX_NELBO, (
         f"after {VAE_STEPS} training steps on your negative_elbo_bound, the held-out negative ELBO (computed by "
         f"the grader from your trained weights) is {fmt(nelbo)}; a correct bound reaches about 173 (limit "
         f"{VAE_MAX_NELBO:g}). The bound's gradient does not train the model well: check the signs, batch means "
@@ -124,11 +124,11 @@ def gan(run):
     claims = Claims()
     margin, separation = stats["margin"], stats["separation"]
     # reference: the logit margin between real and fake grows from ~0 to ~11 in 40 steps
-    d_learns = claims.claim(1, stats["logit margin gain"] > 2.0, (
+    d_learns = claims.claim("D learns", 1, stats["logit margin gain"] > 2.0, (
         f"after {GAN_STEPS} discriminator steps on your d_loss, D's mean logit on real digits exceeds its mean logit "
         f"on fakes by {fmt(margin)} (it started at {fmt(stats['initial margin'])}): D did not learn. Check that "
         "d_loss pushes real logits up and fake ones down."))
-    d_learns &= claims.claim(1, separation > 0.95, (
+    d_learns &= claims.claim("D separates", 1, separation > 0.95, (
         f"after {GAN_STEPS} discriminator steps on your d_loss, D separates held-out real digits from generated "
         f"ones only {separation:.0%} of the time (expected > 95%): check the sign of each term and which logits "
         "are real and which fake."))
@@ -139,7 +139,7 @@ def gan(run):
         claims.fail(1, "")   # the device claim's weight, unearned with it (it earns with a G that learns)
         return claims.outcome()
     # reference: from about 5.9 to 0.14
-    g_learns = claims.claim(1, stats["g_loss drop"] > 0.05, (
+    g_learns = claims.claim("G learns", 1, stats["g_loss drop"] > 0.05, (
         f"after {GAN_STEPS} generator steps on your g_loss, the generator's non-saturating loss against the fixed D "
         f"went from {fmt(stats['g_loss before'])} to {fmt(stats['g_loss after'])}; it should fall by more than "
         "0.05: check the sign of g_loss and that it is not detached from G."))
@@ -206,12 +206,12 @@ def ewc(run):
     claims = Claims()
     # Each half alone is no sign of EWC: naive training learns task B, and weights that never left task
     # A's (an overwhelming penalty, or weights put back) keep task A. Each earns only with the other.
-    kept = claims.claim(2, keeps_a and learns_b, (
+    kept = claims.claim("task A kept", 2, keeps_a and learns_b, (
         f"with your EWC, accuracy on task A after learning task B is {ewc_a:.1%}, naive training keeps "
         f"{naive_a:.1%}: EWC should keep at least 5 points more. Check the Fisher (per-sample squared gradients, "
         "eval mode) and the penalty (lam / 2 * sum F (theta - star)^2).") if not keeps_a else
         "task A is kept, but so it is by weights that never leave task A's: it earns points once task B is learned too.")
-    claims.claim(1, keeps_a and learns_b, (
+    claims.claim("task B learned", 1, keeps_a and learns_b, (
         f"with your EWC, task B reaches only {ewc_b:.1%} accuracy (expected above 50%): the penalty holds the "
         "parameters too close to task A's.") if not learns_b else
         "task B is learned, as naive training learns it: it earns points once task A is kept better than naive training does.")

@@ -111,8 +111,19 @@ def fixed_values(run):
     t = terms(state, x, eps)
     correct = (t["kl"] + t["rec"], t["kl"], t["rec"])
     ok = [near(o, e, REL) for o, e in zip(observed, correct)]
+    # A second hidden batch whose values are never shown: values copied from this test's feedback into
+    # code that recognizes the first batch earn nothing (red team: 2.1 earned 5/5 that way).
+    x2, eps2 = 1 - x[::-1], -eps[::-1]
+    _, observed2 = bound(run, state, x2, eps2, z_dim, gradients=False)
+    t2 = terms(state, x2, eps2)
+    ok2 = [near(o, e, REL) for o, e in zip(observed2, (t2["kl"] + t2["rec"], t2["kl"], t2["rec"]))]
     claims = Claims()
     message = "" if all(ok) else describe(observed, t, f"on a hidden batch of {len(x)}")
+    if all(ok) and not all(ok2):
+        wrong = [name for name, holds in zip(("nelbo", "kl", "rec"), ok2) if not holds]
+        message = (f"right on the hidden batch of {len(x)}, but {', '.join(wrong)} wrong on a second hidden batch "
+                   "(its values are not shown): the bound must be computed from x, not recognized.")
+    ok = [a and b for a, b in zip(ok, ok2)]
     for name, holds, weight in zip(("nelbo", "kl", "rec"), ok, (1, 2, 2)):
         claims.claim(name, weight, holds, message)
     substance = ok[1] or ok[2]

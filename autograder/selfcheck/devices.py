@@ -48,4 +48,4 @@ def claim(run, claims, file, weight=1, substance=True, unearned=""):
     message = diagnose("device_fixed", ". ".join(found) + ". On a GPU (Colab) this crashes or mixes devices: create "
                        "new tensors on the inputs' device (`torch.*_like(x)`, `x.new_zeros(...)` or "
                        "`device=x.device`).") if found else ""
-    return claims.form(weight, not found, message, substance, unearned)
+    return claims.form("device", weight, not found, message, substance, unearned)
