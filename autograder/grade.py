@@ -25,28 +25,14 @@ from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
 from autograder.faults import GraderFault, SubmissionStopped
+from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_STEP, NOT_REPEATABLE, next_step
+from autograder.sandbox.ground import Ground
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE.parent
 HANDOUT = SOURCE / "student_template"
-NEXT_STEP = {
-    "missing": "Add the file with this exact path and upload again.",
-    "import": "Fix the error above (run `python -c 'import {module}'` in your handout folder to see it), then upload again.",
-    "failed": ("Fix what the message above describes, then upload again. `pytest` in your handout folder runs the "
-               "public checks of every file; this test also uses hidden inputs, so passing them locally does not "
-               "guarantee it."),
-    "unwritten": "Write it, check it with `pytest` in your handout folder, then upload again.",
-    "failed_public": "`pytest` in your handout folder shows this same check: fix it there, then upload again.",
-}
-
-
-def next_step(test):
-    """Advice that fits the test: a public check can be reproduced locally, a hidden one cannot."""
-    return NEXT_STEP["failed_public" if test["public"] else "failed"]
-
-
 def protect_sources():
     """Without Landlock, as root: the worker's user must not read the checks, goldens, reference or
     tests, so everything at the top of the source folder but the Python environment becomes owner-only."""
@@ -67,42 +53,7 @@ def log(message):
     print(message, file=sys.__stdout__, flush=True)
 
 
-GRADER_FAILED = ("This test could not be graded because the grader or the machine failed ({why}); this is not "
-                 "a verdict on your code. The course staff can see it and will re-run it.")
-BUDGET_SPENT = ("This test was not run: the grading's time budget of {budget:.0f} s was used up by earlier tests "
-                "that ran to their time limits, or by slow imports of your files (see their messages). Make those "
-                "finish, and upload again.")
-GLOBAL_NOTE = ("Note: {file} changed torch's global settings when it was imported: {changes}. The grader puts "
-               "them back before every test, so that one file's settings cannot cost another file its points.")
-NOT_REPEATABLE = ("Your code gave a different result when the same inputs were tried again: a graded function must "
-                  "depend only on its inputs and on torch's random generator, which the grader seeds the same way "
-                  "each time (no os.urandom, time or Python's random module).")
 MIN_TEST_S = 5   # a test is not started with less of the time budget left than this
-
-
-class Ground:
-    """What a grading runs on: its scratch folder and its worker. After a fault that is not the
-    submission's, `renew()` gives the next attempt a fresh scratch folder and a fresh worker (what was
-    learned about the submission, e.g. a file that hangs at import, is kept)."""
-
-    def __init__(self, submitted, limits, slot, confined, zygote, guardian, device="cpu"):
-        self.submitted, self.slot, self.guardian = submitted, slot, guardian
-        self.worker = sandbox.Worker(self._scratch(), limits, slot.account, confined=confined, zygote=zygote,
-                                     guardian=guardian, device=device)
-
-    def _scratch(self):
-        scratch = sandbox.Scratch(HANDOUT, self.submitted, self.slot.account)
-        self.guardian.scratch(scratch.path)
-        return scratch
-
-    def renew(self):
-        self.worker.stop()
-        self.worker.scratch.remove()
-        self.worker.scratch = self._scratch()
-
-    def close(self):
-        self.worker.stop()
-        self.worker.scratch.remove()
 
 
 def run_test(test, ground, found, budget, measured=None):
@@ -167,7 +118,7 @@ def attempt_test(test, worker, limit_s, budget, measured=None):
         fraction, message = judge(test, run)
     except GraderFault as fault:
         raise GraderFault(oom_reason(oom_before) or str(fault)) from None
-    damage = worker.damage()   # a verdict reached on a damaged scratch folder is no verdict
+    damage = worker.scratch.damage()   # a verdict reached on a damaged scratch folder is no verdict
     for reason in (oom_reason(oom_before), damage, *faults):
         if reason:
             raise GraderFault(reason)
@@ -233,19 +184,6 @@ class Budget:
         return self.deadline - time.monotonic()
 
 
-def read_upload(upload):
-    """({graded file: bytes}, notes) of the upload, read through a private folder that is removed again."""
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=sandbox.gradings_root()))   # 0700
-    try:
-        try:
-            found, notes = submission.collect(upload, folder)
-        except submission.SubmissionError as error:
-            return {}, [str(error)]
-        return {graded: path.read_bytes() for graded, path in found.items()}, notes
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, profile=None, zygote=None,
           device="auto"):
     """Grade `upload` (a zip or folder); write results_path if given; return the results dict.
@@ -279,8 +217,8 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
             hypothesis_home = Path(tempfile.mkdtemp(prefix="hypothesis-", dir=sandbox.gradings_root()))
             guardian.scratch(hypothesis_home)
             set_hypothesis_home_dir(hypothesis_home)   # its caches, not into the source folder
-            found, notes = read_upload(upload)
-            ground = Ground(found, limits, slot, confined, zygote, guardian, device)
+            found, notes = submission.read(upload)
+            ground = Ground(HANDOUT, found, limits, slot, confined, zygote, guardian, device)
             try:
                 outcome = run_suite(tests, limits, ground, found, notes, started, profile)
             finally:

@@ -4,10 +4,13 @@ The upload may hold them at its root or inside one folder, beside junk (__MACOSX
 checkpoints, data). Only the graded files are read; nothing else is extracted. Links, paths that
 escape the folder, oversized files and oversized archives are refused with a message.
 """
+import shutil
 import stat
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from autograder.sandbox.scratch import gradings_root
 from autograder.selfcheck.surface import GRADED_FILES
 
 MAX_FILE_BYTES = 1 << 20            # a graded .py file
@@ -57,6 +60,19 @@ def collect(upload, destination):
                      + " (upload the graded files at the top of the zip, or in one folder, with their paths: "
                      + ", ".join(GRADED_FILES) + ")")
     return found, notes
+
+
+def read(upload):
+    """({graded file: bytes}, notes) of the upload, read through a private folder that is removed again."""
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=gradings_root()))   # 0700
+    try:
+        try:
+            found, notes = collect(upload, folder)
+        except SubmissionError as error:
+            return {}, [str(error)]
+        return {graded: path.read_bytes() for graded, path in found.items()}, notes
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _folder_entries(root, notes):

@@ -21,7 +21,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess

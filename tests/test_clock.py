@@ -7,7 +7,7 @@ import pytest
 
 from autograder.faults import GraderFault, SubmissionStopped
 from autograder.sandbox import Clock
-from autograder.sandbox.worker import Worker
+from autograder.sandbox.clock import charging
 
 
 class Waiting:
@@ -26,13 +26,11 @@ class Waiting:
 
 
 def worker_with(watch):
-    worker = Worker.__new__(Worker)
-    worker.watch = watch
-    return worker
+    return watch
 
 
-def spend(worker, clock, seconds):
-    with worker._timing(clock) as expired:
+def spend(watch, clock, seconds):
+    with charging(clock, watch) as expired:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             expired()

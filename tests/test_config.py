@@ -44,7 +44,7 @@ def test_a_config_mistake_is_named(change, message):
 
 
 def test_the_advice_after_a_failure_follows_the_public_flag():
-    from autograder.grade import NEXT_STEP, next_step
+    from autograder.messages import NEXT_STEP, next_step
     tests = {t["number"]: t for t in load_config()["tests"]}
     assert next_step(tests["1.1"]) == NEXT_STEP["failed_public"] and next_step(tests["1.2"]) == NEXT_STEP["failed"]
     assert next_step({**tests["1.1"], "public": False}) == NEXT_STEP["failed"]   # the flag decides, not the check's name

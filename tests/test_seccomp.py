@@ -3,7 +3,6 @@ code unconfined can (the control: the refusal is the filter's)."""
 import json
 import platform
 import subprocess
-import sys
 
 import pytest
 

@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from autograder.selfcheck import devices
-from autograder.selfcheck.expect import CheckFailed, Claims, fmt
+from autograder.selfcheck.expect import Claims, fmt
 from autograder.checks import numeric
 from .inputs import gan_state, golden, rng, small_net_state
 

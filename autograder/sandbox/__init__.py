@@ -2,7 +2,9 @@
 
     slots.py     worker users and the locks that give each grading its own
     scratch.py   the grading's private scratch folder, laid out for the worker, checked for damage
-    worker.py    one worker process: start, probe calls with their clock, stop
+    worker.py    one worker process: start (import attribution), probe calls, stop
+    clock.py     a test's time: wall-clock less the CPU wait, never less than its CPU; the backstop
+    ground.py    a grading's scratch folder and worker, renewed together after a fault
     watch.py     its limits while it runs: memory, processes, disk, time spent waiting for a CPU
     cleanup.py   ending its processes; the guardian that does so when the judge is killed
     zygote.py    the worker template that regrade forks workers from
@@ -10,7 +12,9 @@
 from autograder.sandbox.cleanup import Guardian
 from autograder.sandbox.scratch import Scratch, gradings_root
 from autograder.sandbox.slots import WORKER_USERS, Slot, SlotsBusy, acquire_slot, install_user, worker_account
-from autograder.sandbox.worker import BACKSTOP, TIMED_OUT, Clock, Worker, worker_environment
+from autograder.sandbox.clock import BACKSTOP, TIMED_OUT, Clock
+from autograder.sandbox.scratch import worker_environment
+from autograder.sandbox.worker import Worker
 from autograder.sandbox.zygote import Zygote
 from autograder.worker.limits import release_memory
 

@@ -12,7 +12,9 @@ import os
 import time
 
 from autograder import cgroup
-from autograder.faults import SubmissionStopped
+import signal
+
+from autograder.faults import GraderFault, SubmissionStopped
 from autograder.sandbox.cleanup import all_pids, user_processes
 
 MB = 1 << 20
@@ -115,3 +117,17 @@ class Watch:
     def cpu_s(self):
         """CPU seconds of the worker's processes (their own and their reaped children's), all together."""
         return sum(cpu_s(pid) for pid in self.processes())
+
+    def why_ended(self, code):
+        """Why the worker ended by itself. What its own limits say (a file too large, its own memory
+        cgroup's OOM kill) is the submission's doing; any other end is not pinned on it."""
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            if name == "SIGXFSZ":
+                return SubmissionStopped("the process running your code wrote too large a file and was stopped")
+            if name == "SIGKILL" and self.out_of_memory():
+                return SubmissionStopped(f"it used more than {self.limits['worker_rss_mb']} MB of memory and was stopped")
+            if name == "SIGKILL" and self.cgroup is not None and self.cgroup.oom_kills() > 0:
+                return GraderFault("the machine's memory limit was reached: the kernel's OOM killer stopped the worker")
+            return GraderFault(f"the worker was terminated by {name} while under its memory and process limits")
+        return GraderFault(f"the worker exited (status {code}) without saying why")

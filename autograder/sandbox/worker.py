@@ -4,54 +4,22 @@ evidence supports (autograder.faults)."""
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
 
 from autograder.faults import GraderFault, SubmissionStopped
+from autograder.sandbox.clock import BACKSTOP, TICK_S, Clock, charging
 from autograder.sandbox.cleanup import end_processes
-from autograder.sandbox.scratch import WRITABLE
+from autograder.sandbox.scratch import worker_environment
 from autograder.sandbox.watch import Watch, worker_cgroup
 from autograder.selfcheck import channel
 from autograder.selfcheck.expect import StudentError
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.worker import limits as worker_limits
 
-TIMED_OUT = "it did not finish within the time limit and was stopped (an infinite loop, or very slow code?)"
-TICK_S = 0.25          # how often the watch runs while the judge waits
-BACKSTOP = 10          # a call may take this many times its limit in wall-clock time on a busy machine (load 15 on 2 cores: 7x)
 MB = 1 << 20
 MAX_TEST_BYTES = 256 << 20   # what the worker may send the judge in one test, all messages together
-
-# Which CPU instructions torch's and MKL's kernels may use: staff (and the tests) set these to grade
-# as a machine with another CPU would; Gradescope sets neither.
-KERNEL_SETTINGS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
-
-
-def worker_environment(base, device="cpu"):
-    """The worker's whole environment: nothing of the judge's but the kernel settings (and, unless the
-    device is the CPU, which GPUs it may see), one thread, its own folders. With device "cpu" it sees
-    no GPU."""
-    gpus = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {
-        k: os.environ[k] for k in ("CUDA_VISIBLE_DEVICES",) if k in os.environ}
-    return {"PATH": "/usr/bin:/bin", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp"),
-            "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **gpus,
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLCONFIGDIR": str(base / "tmp"),
-            **{k: os.environ[k] for k in KERNEL_SETTINGS if k in os.environ}}
-
-
-class Clock:
-    """A test's time. The submission is charged for the time its calls took minus the time the machine
-    kept its worker waiting for a CPU (so a loaded machine costs it nothing); a wall-clock backstop ends
-    a call the machine made too slow, as the machine's fault."""
-
-    def __init__(self, limit_s, wall_s=None):
-        self.limit_s, self.charged_s, self.received = limit_s, 0.0, 0
-        self.wall_end = time.monotonic() + (wall_s if wall_s is not None else BACKSTOP * limit_s)
-
-    def left_s(self):
-        return self.limit_s - self.charged_s
 
 
 class Worker:
@@ -252,7 +220,7 @@ class Worker:
         """Write a request with a deadline: a worker that stops reading must not block the judge."""
         data = memoryview(channel.encode(message))
         try:
-            with self._timing(clock) as expired:
+            with charging(clock, self.watch) as expired:
                 while data:
                     expired()
                     _, writable, _ = select.select([], [self.to_worker], [], TICK_S)
@@ -273,7 +241,7 @@ class Worker:
             return self._read(fd, n, expired)
 
         try:
-            with self._timing(clock) as expired:
+            with charging(clock, self.watch) as expired:
                 return channel.receive(self.from_worker, read=read)
         except (SubmissionStopped, GraderFault):
             self.stop()
@@ -281,42 +249,6 @@ class Worker:
         except (channel.ChannelError, EOFError, OSError) as error:
             self.stop()
             raise SubmissionStopped(f"your code wrote to the grader's channel: {error}") from None
-
-    def _timing(self, clock):
-        worker = self
-
-        class Timing:
-            """Charges the clock for the call as it goes; expired() raises at a limit."""
-
-            def __enter__(self):
-                self.started, self.delay = time.monotonic(), worker.watch.run_delay_s()
-                self.cpu = None   # read only once the worker has waited for a CPU (a /proc scan)
-                self.base = clock.charged_s
-                return self.expired
-
-            def charged(self):
-                """Its own time: the call's wall-clock time less the worker's wait for a CPU, and never less
-                than the CPU time its processes used (children that starve the worker are its own doing)."""
-                wall = time.monotonic() - self.started
-                own = wall - (worker.watch.run_delay_s() - self.delay)
-                if wall - own > TICK_S:
-                    if self.cpu is None:
-                        self.cpu = (worker.watch.cpu_s(), own)
-                    own = max(own, self.cpu[1] + worker.watch.cpu_s() - self.cpu[0])
-                return self.base + own
-
-            def expired(self):
-                charged = self.charged()
-                if charged >= clock.limit_s:
-                    raise SubmissionStopped(TIMED_OUT, timed_out=True)
-                if time.monotonic() >= clock.wall_end:
-                    raise GraderFault(f"the machine was too busy: {time.monotonic() - self.started:.0f} s of wall-clock "
-                                      f"time gave the submission only {charged:.1f} s of its {clock.limit_s:.0f} s")
-
-            def __exit__(self, *exc):
-                clock.charged_s = max(self.base, self.charged())
-
-        return Timing()
 
     def _read(self, fd, n, expired):
         chunks, remaining = [], n
@@ -326,37 +258,19 @@ class Worker:
             if not ready:
                 self.watch.check()
                 if self.process.poll() is not None:
-                    raise self._death()
+                    raise self.watch.why_ended(self.process.returncode)
                 continue
             chunk = os.read(fd, min(remaining, 1 << 20))
             if not chunk:
                 self.process.wait()
-                raise self._death()
+                raise self.watch.why_ended(self.process.returncode)
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
 
-    def _death(self):
-        """Why the worker ended by itself. What its own limits say (a file too large, its own memory
-        cgroup's OOM kill) is the submission's doing; any other end is not pinned on it."""
-        code = self.process.returncode
-        if code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-            if name == "SIGXFSZ":
-                return SubmissionStopped("the process running your code wrote too large a file and was stopped")
-            if name == "SIGKILL" and self.watch.out_of_memory():
-                return SubmissionStopped(f"it used more than {self.limits['worker_rss_mb']} MB of memory and was stopped")
-            if name == "SIGKILL" and self.watch.cgroup is not None and self.watch.cgroup.oom_kills() > 0:
-                return GraderFault("the machine's memory limit was reached: the kernel's OOM killer stopped the worker")
-            return GraderFault(f"the worker was terminated by {name} while under its memory and process limits")
-        return GraderFault(f"the worker exited (status {code}) without saying why")
-
     def has_children(self):
         """Whether the worker left other processes (forked or background ones)."""
         return self.watch is not None and len(self.watch.processes()) > 1
-
-    def damage(self):
-        return self.scratch.damage()
 
     def stop(self):
         """Kill the worker's session and, when it runs as its own user, every process of that user."""

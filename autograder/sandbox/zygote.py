@@ -10,7 +10,7 @@ from pathlib import Path
 
 from autograder.sandbox.cleanup import kill_session
 from autograder.sandbox.scratch import WORKER, gradings_root
-from autograder.sandbox.worker import worker_environment
+from autograder.sandbox.scratch import worker_environment
 from autograder.worker import limits as worker_limits
 
 
