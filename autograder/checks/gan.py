@@ -44,7 +44,8 @@ def hypotheses(name, real, fake):
     r, f = real.astype(np.float64), fake.astype(np.float64)
     correct = expected_losses(real, fake)[name][0]
     h = [("gan_sign", -correct, "it is the negative of the right value: the sign is flipped"),
-         ("gan_half", correct / 2, "it is half the right value: there is a stray factor 1/2")]
+         ("gan_half", correct / 2, "it is half the right value (as a stray factor 1/2 or one mean over the real "
+                                   "and fake logits together would give)")]
     probabilities = ("the logits were used as probabilities D(x) (clamped and passed to binary_cross_entropy or "
                      "log): D(x) = sigmoid(h); use F.binary_cross_entropy_with_logits or F.logsigmoid")
     if name == "discriminator_loss":

@@ -117,7 +117,8 @@ def diagnose_variance(m, v, z):
                                            "by sqrt(v)"),
     ]
     k2 = float(np.exp(np.log(ratio).mean()))
-    if abs(k2 - 1) > 0.1:
+    centered = abs(float((d / np.sqrt(V_COLS)).mean())) < 0.1 * math.sqrt(k2)   # a scaled eps keeps mean 0
+    if abs(k2 - 1) > 0.1 and centered:
         hypotheses.append(("sg_scaled", np.full(N_COLS, k2), f"the noise is {fmt(math.sqrt(k2))} sqrt(v) eps in every "
                            f"column: scaled by a stray constant factor {fmt(math.sqrt(k2))}; the noise's variance must be v itself"))
     # variance ratios within 20% of a prediction in every column (a correct sampler's are within 5%)

@@ -5,6 +5,8 @@ false failures; a wrong sample_gaussian in utils.py cannot cost points here.
 A cause is named only when the returned (nelbo, kl, rec) equals, in all three numbers, what that
 mistake computes on the same weights, batch and noise (numpy, here), and the correct triple does
 not; a batch of one cannot reveal a sum over the batch, so that cause is never named there."""
+import math
+
 import numpy as np
 
 from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, near, scalar
@@ -94,6 +96,11 @@ def bound(run, state, x, eps, z_dim, gradients=True):
     return out, observed
 
 
+def same(a, b, rel=REL):
+    """a equals b up to rel, NaN equalling NaN (a NaN kl repeated is no randomness; nelbo = NaN + rec holds)."""
+    return (math.isnan(a) and math.isnan(b)) or near(a, b, rel)
+
+
 def describe(observed, t, label):
     correct = (t["kl"] + t["rec"], t["kl"], t["rec"])
     wrong = [f"{name} {fmt(o)} (expected {fmt(e)})" for name, o, e in zip(("nelbo", "kl", "rec"), observed, correct)
@@ -131,7 +138,7 @@ def fixed_values(run):
     claims.form("one sampler call", 1, out["sampler_calls"] == 1, diagnose(
         "vae_sampler_calls", f"ut.sample_gaussian was called {out['sampler_calls']} times: the bound uses ONE sample "
         "z ~ q(z|x) per data point (one call with the encoder's (m, v))."), substance, unearned)
-    claims.form("nelbo = kl + rec", 1, near(observed[0], observed[1] + observed[2], 1e-5),
+    claims.form("nelbo = kl + rec", 1, same(observed[0], observed[1] + observed[2], 1e-5),
                 f"nelbo ({fmt(observed[0])}) should equal kl + rec ({fmt(observed[1] + observed[2])}).",
                 substance, unearned)
     return claims.outcome()
@@ -166,9 +173,9 @@ def batch_means_and_properties(run):
         substance = substance or near(observed[1], t["kl"], REL) or near(observed[2], t["rec"], REL)
         if wrong_value is None and not matches(observed, (t["kl"] + t["rec"], t["kl"], t["rec"])):
             wrong_value = describe(observed, t, where)
-        doubled = tuple(n for n, a, b in zip(("kl", "rec"), observed[1:], twice[1:]) if not near(b, a, REL))
+        doubled = tuple(n for n, a, b in zip(("kl", "rec"), observed[1:], twice[1:]) if not same(b, a))
         changed = [f"{n} {fmt(a)}, then {fmt(b)}" for n, a, b in zip(("kl", "rec"), observed[1:], again[1:])
-                   if not near(b, a, REL)]
+                   if not same(b, a)]
         if wrong_mean is None and changed:
             # randomness of its own (e.g. a Bernoulli sample of the decoder's output): repeating tells nothing
             wrong_mean = (f"two calls on the same batch with the same sampler noise ({where}) gave {'; '.join(changed)}: "
@@ -184,7 +191,7 @@ def batch_means_and_properties(run):
             wrong_mean = (diagnose(key, text + f"; {' and '.join(doubled)} doubled, as a sum over the batch does.")
                           if key else text + "; a sum would double, and it did neither (does the bound depend on "
                           "the batch in another way, or draw randomness of its own besides ut.sample_gaussian?).")
-        if wrong_sum is None and not near(observed[0], observed[1] + observed[2], 1e-5):
+        if wrong_sum is None and not same(observed[0], observed[1] + observed[2], 1e-5):
             wrong_sum = f"{where}: nelbo ({fmt(observed[0])}) should equal kl + rec ({fmt(observed[1] + observed[2])})."
     claims = Claims()
     unearned = "batch means and nelbo = kl + rec earn points once kl or rec is right (see test 2.1)."
