@@ -95,22 +95,19 @@ class Scratch:
         return None
 
     def usage(self, max_files):
-        """(bytes, files) the worker has written into its folders; counting stops past max_files."""
-        total, count, stack = 0, 0, [self.base / name for name in WRITABLE]
-        while stack and count <= max_files:
-            try:
-                entries = list(os.scandir(stack.pop()))
-            except OSError:
-                continue
-            for entry in entries:
-                count += 1
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                total += info.st_blocks * 512
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+        """(bytes, files) the worker has written into its folders; counting stops past max_files. Walks with
+        directory descriptors (os.fwalk): a 3,000-deep tree costs 3,000 lookups, not 3,000 long paths."""
+        total, count = 0, 0
+        for name in WRITABLE:
+            for _, dirs, files, fd in os.fwalk(self.base / name, follow_symlinks=False):
+                for entry in dirs + files:
+                    count += 1
+                    try:
+                        total += os.stat(entry, dir_fd=fd, follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+                if count > max_files:
+                    return total, count
         return total, count
 
     def empty_writable(self):
