@@ -22,6 +22,7 @@ grader, not the submission, failed) at the end.
 import concurrent.futures
 import csv
 import multiprocessing
+import os
 import shutil
 import statistics
 import sys
@@ -42,6 +43,9 @@ OUTPUTS = ("scores.csv", "changed.csv", "feedback.csv", "scores.png", "report.md
            "results")
 CHANGED = 0.005   # a score that differs from Gradescope's by more has changed (it shows two decimals)
 _slot = _zygote = None
+# The judges' numpy multiplies small matrices: OpenBLAS's threads (one per CPU unless told) spin while
+# they wait, at 10-20x the CPU of one thread, against the other jobs and their workers.
+POOL_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def _init():
@@ -123,6 +127,8 @@ def grade_all(work, jobs, tests):
     """{name: results} of every (name, upload, results_path); a pool process that dies costs its rows
     nothing: they are reported as the grader's failure."""
     graded = {}
+    for key, value in POOL_ENVIRONMENT.items():   # the pool's processes are spawned: read before numpy is
+        os.environ.setdefault(key, value)
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                                   initializer=_init)
     try:
