@@ -210,8 +210,9 @@ def measure(mode, submission, copies=1):
     import subprocess
     import tempfile
     from common import PYTHON
-    from autograder.regrade import POOL_ENVIRONMENT
-    env = {**POOL_ENVIRONMENT, **os.environ} if mode == "template" else None   # as regrade's jobs run
+    from autograder import regrade
+    pool_environment = getattr(regrade, "POOL_ENVIRONMENT", {})   # none before it was introduced
+    env = {**pool_environment, **os.environ} if mode == "template" else None   # as regrade's jobs run
     runs = []
     with tempfile.TemporaryDirectory(prefix="breakdown-") as tmp:
         for k in range(copies if mode == "standalone" else 1):
@@ -293,7 +294,7 @@ def print_side_by_side(standalone, template, per_job):
     for key in keys:
         print(f"{key[0]:<9} {key[1]:<66} {cell(lv, key):>10} {cell(rv, key):>9}")
     ls, rs = summary(standalone), summary(template, per_job)
-    print(f"{'':<9} {'sum of the rows':<66} {sum(lv.values()):>10.2f} {sum(rv.values()):>9.2f}")
+    print(f"{'':<9} {'sum of the rows (the start-up rows included)':<66} {sum(lv.values()):>10.2f} {sum(rv.values()):>9.2f}")
     fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
     print(f"{'':<9} {'all processes of the grading (its cpuacct cgroup; no fixed costs)':<66} "
           f"{fmt(ls['cgroup_cpu_s']):>10} {fmt(rs['cgroup_cpu_s']):>9}")
