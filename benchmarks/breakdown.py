@@ -168,7 +168,37 @@ def grade_once(submission, results_path, slot, zygote, recorder):
             "faults": recorder.faults, "requests": recorder.requests, "workers": recorder.workers, "totals": totals}
 
 
+def request_overhead(out, repeats=300):
+    """What the worker does around each probe request, in a process set up as serve() sets up a worker
+    (torch, torch._dynamo, the grader's modules, the same integrity snapshot): milliseconds of CPU of
+    each step, written to `out`."""
+    sys.path.insert(0, str(REPO / "autograder"))   # as the worker's scratch folder holds worker/, selfcheck/
+    import torch
+    import torch._dynamo  # noqa: F401
+    from selfcheck import channel, hidden_probes, homework, probes  # noqa: F401
+    from selfcheck.probes import PROBES
+    from worker import integrity, limits, serve
+    torch.set_num_threads(1)
+    snapshot = integrity.Snapshot([probes, hidden_probes, homework, channel, integrity, serve], tables=[("PROBES", PROBES)])
+    settings = serve.torch_globals(torch)
+
+    def each(step):
+        started = time.process_time()
+        for _ in range(repeats):
+            step()
+        return (time.process_time() - started) / repeats * 1000
+
+    Path(out).write_text(json.dumps({
+        "integrity check (twice per request)": 2 * each(snapshot.changed),
+        "torch settings compared, restored": each(lambda: serve.restore_torch_globals(torch, settings)),
+        "torch.manual_seed": each(lambda: torch.manual_seed(0)),
+        "freed heap handed back (malloc_trim)": each(limits.release_memory),
+        "names and functions watched": len(snapshot.names) + len(snapshot.code)}))
+
+
 def main():
+    if sys.argv[1] == "requests":
+        return request_overhead(sys.argv[2])
     mode, submission, out = sys.argv[1:4]
     copies = int(sys.argv[sys.argv.index("--copies") + 1]) if "--copies" in sys.argv else 1
     group = CpuCgroup()   # before anything else is started: the template and guardian are born inside
@@ -224,6 +254,26 @@ def measure(mode, submission, copies=1):
                 raise RuntimeError(f"breakdown {mode} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
             runs.append(json.loads(Path(out).read_text()))
     return runs
+
+
+def measure_requests():
+    """{step: CPU ms per probe request} of the worker's work around each request (request_overhead)."""
+    import subprocess
+    import tempfile
+    from common import PYTHON
+    with tempfile.TemporaryDirectory(prefix="breakdown-") as tmp:
+        subprocess.run([PYTHON, __file__, "requests", f"{tmp}/requests.json"], cwd=REPO / "benchmarks", check=True,
+                       env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        return json.loads(Path(f"{tmp}/requests.json").read_text())
+
+
+def print_requests(steps, requests):
+    watched = steps.pop("names and functions watched")
+    total = sum(steps.values())
+    print(f"\nworker, around each probe request ({requests:.0f} per grading; the snapshot watches {watched} names "
+          f"and functions): {total:.2f} ms per request, {total * requests / 1000:.2f} s per grading")
+    for step, ms in steps.items():
+        print(f"  {step:<44} {ms:6.3f} ms  {ms * requests / 1000:5.2f} s per grading")
 
 
 def _median(values):

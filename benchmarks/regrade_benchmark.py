@@ -13,6 +13,8 @@
    phase, K standalone gradings (`python -m autograder grade`, each a new judge and a new worker
    interpreter) beside K gradings by one regrade job (a warm judge, workers forked from its template).
    The job's start-up (judge, template) is spread over the N / jobs submissions each job grades.
+   Then what the worker does around each probe request (the integrity snapshot checked before and
+   after, torch's settings restored, the seed, the heap trimmed), per request and per grading.
 Prints figures; asserts nothing.
 """
 import argparse
@@ -70,6 +72,7 @@ def main():
         standalone = breakdown.measure("standalone", args.submission, args.breakdown)
         regraded = breakdown.measure("template", args.submission, args.breakdown)
         breakdown.print_side_by_side(standalone, regraded, per_job=max(1, args.copies // args.jobs))
+        breakdown.print_requests(breakdown.measure_requests(), breakdown.summary(regraded)["requests"])
 
 
 if __name__ == "__main__":
