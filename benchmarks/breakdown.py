@@ -8,13 +8,13 @@ worker started as a new interpreter) or a regraded one (a warm judge, a worker f
 grades N copies in this process with one slot and one worker template, as one regrade job does.
 Run as root, this process first moves itself into a cpuacct cgroup of its own, so that every process
 of the grading (judge, guardian, template, forked workers, whatever session or user they move to) is
-counted, and the sum of the parts is checked against it ("unattributed").
+counted; the rows of the table add up to it (tests/test_cost.py).
 
 The phases are measured from outside the sandbox's code, by wrapping its functions in this process:
 the judge's CPU (getrusage), its reaped helpers (the guardian, rm, the kill forks), the template's
 own CPU and the CPU of what it reaped (/proc/PID/stat), and the worker's CPU and minor page faults
 (copy-on-write shows there) read from /proc each time it reports a start-up event. grade() itself is
-run unchanged; used by regrade_benchmark.py and grade_benchmark.py, which print the tables.
+run unchanged. regrade_benchmark.py runs both and prints them side by side (print_side_by_side).
 """
 import json
 import os
@@ -38,9 +38,11 @@ START["judge_cpu_s"] = _own_cpu()
 from autograder import sandbox  # noqa: E402
 from autograder.grade import grade, load_config  # noqa: E402
 from autograder.sandbox import watch as watch_module, worker as worker_module  # noqa: E402
-from autograder.timing import Profile, cpu_s  # noqa: E402
+from autograder.timing import Profile  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def children_cpu():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -72,8 +74,8 @@ class Recorder:
         self._wrap(worker_module.Worker, "_receive", self._received)
         self._wrap(worker_module.Worker, "call", self._called)
         self._wrap(sandbox.Zygote, "fork", self._forking)
-        self._wrap(watch_module.Watch, "check", self._judge("judge", "tests: the watch (memory: smaps_rollup, processes, disk)"))
-        self._wrap(watch_module.Watch, "run_delay_s", self._judge("judge", "tests: the clock (schedstat reads)"))
+        self._wrap(watch_module.Watch, "check", self._judge("judge", "the watch of the worker (memory: smaps_rollup; processes; disk)"))
+        self._wrap(watch_module.Watch, "run_delay_s", self._judge("judge", "the clock of the worker (schedstat reads)"))
 
     def begin(self):
         self.phases, self.faults, self.requests, self.workers = {}, {}, 0, 0
@@ -326,7 +328,7 @@ def _row_order(key):
     test in order, stopping, the rest."""
     process, phase = key
     kind = (0 if phase.startswith("start") else 3 if phase.startswith("test ") else 5 if phase.startswith("the rest")
-            else 4 if phase.startswith("stop") or phase.endswith("remove") else 2 if phase.startswith("tests") else 1)
+            else 4 if phase.startswith("stop") or phase.endswith("remove") else 2 if phase.startswith("the ") else 1)
     step = next((i for i, s in enumerate(STARTS) if phase.startswith(s)), 0)
     number = tuple(int(x) for x in phase[5:].split(".")) if kind == 3 else ()
     return ("judge", "template", "worker").index(process), kind, step, number, phase
