@@ -25,22 +25,17 @@ from pathlib import Path
 
 from common import REPO, CpuCgroup
 
-START = {"judge_cpu_s": None}   # this process's CPU at import time, before the autograder's imports
+from autograder import sandbox
+from autograder.grade import grade, load_config
+from autograder.sandbox import watch as watch_module, worker as worker_module
+from autograder.timing import Profile
+
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-START["judge_cpu_s"] = _own_cpu()
-
-from autograder import sandbox  # noqa: E402
-from autograder.grade import grade, load_config  # noqa: E402
-from autograder.sandbox import watch as watch_module, worker as worker_module  # noqa: E402
-from autograder.timing import Profile  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu():
@@ -203,8 +198,8 @@ def main():
         return request_overhead(sys.argv[2])
     mode, submission, out = sys.argv[1:4]
     copies = int(sys.argv[sys.argv.index("--copies") + 1]) if "--copies" in sys.argv else 1
+    judge_start = _own_cpu()   # the interpreter and the judge's imports, as `python -m autograder` pays them
     group = CpuCgroup()   # before anything else is started: the template and guardian are born inside
-    imports_cpu = _own_cpu() - START["judge_cpu_s"]
     slot = sandbox.acquire_slot()
     template_cpu, zygote = 0.0, None
     if mode == "template":
@@ -224,15 +219,10 @@ def main():
     total = group.cpu_s()
     group.remove()
     Path(out).write_text(json.dumps({
-        "mode": mode, "judge_start_cpu_s": START["judge_cpu_s"] + imports_cpu, "template_start_cpu_s": template_cpu,
+        "mode": mode, "judge_start_cpu_s": judge_start, "template_start_cpu_s": template_cpu,
         "cgroup_total_cpu_s": total, "gradings": gradings}, indent=1))
     for k in range(copies):
         Path(f"{out}.results-{k}.json").unlink(missing_ok=True)
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
-    main()
 
 
 def measure(mode, submission, copies=1):
@@ -354,3 +344,7 @@ def print_side_by_side(standalone, template, per_job):
     for name, s in (("standalone", ls), ("regraded", rs)):
         print(f"{name}: {s['requests']:.0f} probe requests, {s['workers']:.0f} worker(s), scores {s['scores']}; "
               "worker minor page faults: " + ", ".join(f"{k} {v:.0f}" for k, v in s["faults"].items()))
+
+
+if __name__ == "__main__":
+    main()
