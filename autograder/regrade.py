@@ -21,6 +21,7 @@ grader, not the submission, failed) at the end.
 """
 import concurrent.futures
 import multiprocessing
+import os
 import shutil
 import statistics
 import sys
@@ -41,6 +42,9 @@ MARKER = ".autograder-regrade"
 OUTPUTS = ("scores.csv", "changed.csv", "feedback.csv", "scores.png", "report.md", "tests.png", "mistakes.png",
            "results")
 _slot = _zygote = None
+# The judges' numpy multiplies small matrices: OpenBLAS's threads (one per CPU unless told) spin while
+# they wait, at 10-20x the CPU of one thread, against the other jobs and their workers.
+POOL_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def _init():
@@ -122,6 +126,8 @@ def grade_all(work, jobs, tests):
     """{name: results} of every (name, upload, results_path); a pool process that dies costs its rows
     nothing: they are reported as the grader's failure."""
     graded = {}
+    for key, value in POOL_ENVIRONMENT.items():   # the pool's processes are spawned: read before numpy is
+        os.environ.setdefault(key, value)
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                                   initializer=_init)
     try:
