@@ -147,7 +147,7 @@ def test_every_variant_is_wrong_or_correct_as_declared_by_a_check_that_does_not_
 
 
 def test_one_mistake_costs_one_set_of_points_and_a_method_is_not_blamed_for_its_helper():
-    """A float32 result for float64 inputs costs only 4.4's dtype claim (0.5 of its 15 weight, one dtype case); an undetached fisher/star only 5.3's
+    """A float32 result for float64 inputs costs only 4.4's dtype claim (0.5 of its 17 weight, one dtype case); an undetached fisher/star only 5.3's
     claim for it (1 of 5); a wrong discriminator_loss is named in 3.1 and 3.3 says to fix it first."""
     tests = {t["number"]: t for t in audit.load_config()["tests"]}
     named = {v["name"]: v for v in audit.variants()}
@@ -158,7 +158,8 @@ def test_one_mistake_costs_one_set_of_points_and_a_method_is_not_blamed_for_its_
     for name in ("marginal_float32_cast", "posterior_float32_cast"):
         scores = grade(name, ("4.1", "4.2", "4.3", "4.4"))
         assert [scores[n][0] for n in ("4.1", "4.2", "4.3")] == [1.0, 1.0, 1.0], scores
-        assert scores["4.4"][0] == pytest.approx(1 - 0.5 / 15) and scores["4.4"][2] == ["dtype_not_kept"], scores["4.4"]
+        # 4.4's claims weigh 17: values and dtypes 15, the device claim 2; one dtype case is 0.5 of them
+        assert scores["4.4"][0] == pytest.approx(1 - 0.5 / 17) and scores["4.4"][2] == ["dtype_not_kept"], scores["4.4"]
     leak = grade("penalty_fisher_not_detached", ("5.3",))["5.3"]
     assert leak[0] == 0.8 and leak[2] == ["penalty_leak"], leak
     swapped = grade("d_loss_real_fake_swapped", ("3.1", "3.3"))

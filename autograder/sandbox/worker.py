@@ -138,7 +138,7 @@ class Worker:
             except (SubmissionStopped, GraderFault) as failure:
                 self.stop()
                 graded = importing if importing in GRADED_FILES else None
-                if isinstance(failure, GraderFault) and cut and clock.charged_s < limit:
+                if isinstance(failure, GraderFault) and cut and time.monotonic() >= clock.wall_end:
                     raise GraderFault("the grading's time budget ran out while the worker started") from None
                 if graded is None:
                     raise GraderFault(f"the worker failed to start ({failure})") from None
