@@ -96,18 +96,32 @@ class Scratch:
 
     def usage(self, max_files):
         """(bytes, files) the worker has written into its folders; counting stops past max_files. Walks with
-        directory descriptors (os.fwalk): a 3,000-deep tree costs 3,000 lookups, not 3,000 long paths."""
-        total, count = 0, 0
+        directory descriptors and a stack, not paths or recursion: a 3,000-deep tree costs 3,000 lookups."""
+        total, count, stack = 0, 0, []
         for name in WRITABLE:
-            for _, dirs, files, fd in os.fwalk(self.base / name, follow_symlinks=False):
-                for entry in dirs + files:
-                    count += 1
-                    try:
-                        total += os.stat(entry, dir_fd=fd, follow_symlinks=False).st_blocks * 512
-                    except OSError:
-                        continue
-                if count > max_files:
-                    return total, count
+            try:
+                stack.append(os.open(self.base / name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW))
+            except OSError:
+                continue
+        try:
+            while stack and count <= max_files:
+                folder = stack.pop()
+                try:
+                    with os.scandir(folder) as entries:
+                        for entry in entries:
+                            count += 1
+                            try:
+                                total += entry.stat(follow_symlinks=False).st_blocks * 512
+                                if entry.is_dir(follow_symlinks=False):
+                                    stack.append(os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                                                         dir_fd=folder))
+                            except OSError:
+                                continue
+                finally:
+                    os.close(folder)
+        finally:
+            for folder in stack:
+                os.close(folder)
         return total, count
 
     def empty_writable(self):
