@@ -2,7 +2,7 @@
 
 Every `### BEGIN SOLUTION` ... `### END SOLUTION` region becomes a stub that raises
 NotImplementedError naming the function to write; the docstrings and all provided code stay.
-The self-checks (autograder/selfcheck/, less NOT_SHIPPED) are copied in as selfcheck/. Every file it
+The self-checks (autograder/selfcheck/, all of it) are copied in as selfcheck/. Every file it
 writes starts with a header naming its source and this command. It also writes
 autograder/selfcheck/surface.py and the generated sections of the project's README.md (the tables of
 graded functions, of tests and of points per file, from surface.py and autograder/config.yaml).
@@ -25,7 +25,6 @@ from staff import REPO
 REFERENCE = REPO / "reference"
 TEMPLATE = REPO / "student_template"
 SELFCHECK = REPO / "autograder" / "selfcheck"
-NOT_SHIPPED = ("hidden_probes.py",)   # the hidden tests' probes: they build the answer to sample_gaussian
 SKIPPED_DIRS = {"__pycache__", "data", "runs", ".pytest_cache", ".hypothesis"}
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)(?:def|class) (\w+)")
@@ -171,7 +170,7 @@ def generate(destination):
         _write(destination / relative, stub_file(relative.as_posix(), relative.as_posix() in surface.GRADED_FILES))
     for source in sorted(SELFCHECK.rglob("*")):
         relative = source.relative_to(SELFCHECK)
-        if "__pycache__" in relative.parts or relative.name in NOT_SHIPPED or source.is_dir():
+        if "__pycache__" in relative.parts or source.is_dir():
             continue
         if source.suffix != ".py":
             raise ValueError(f"autograder/selfcheck/{relative.as_posix()}: the handout generator copies only .py files")

@@ -2,7 +2,7 @@
 world-writable place where another grading, a test run or a TA's clean-up could delete it.
 
     <gradings root>/grading-XXXXXXXX/     0711: the worker's user may pass, nobody else may list
-        worker/                           0750 root:<slot group>: selfcheck/, worker/, clean/, submission/
+        worker/                           0750 root:<slot group>: selfcheck/, hidden/, worker/, clean/, submission/
             home/ tmp/                    the only folders the worker may write (its user's, 0700)
 
 The gradings root is `$AUTOGRADER_SCRATCH`, or `autograder-gradings-<uid>` in the system's temporary
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent          # autograder/
-SELFCHECK, WORKER = SOURCE / "selfcheck", SOURCE / "worker"
+SELFCHECK, HIDDEN, WORKER = SOURCE / "selfcheck", SOURCE / "hidden", SOURCE / "worker"
 SCRATCH_ENV = "AUTOGRADER_SCRATCH"
 WRITABLE = ("home", "tmp")
 
@@ -52,6 +52,7 @@ class Scratch:
         base = self.base
         ignore = shutil.ignore_patterns("__pycache__", "selfcheck", "data", "runs", "*.pyc")
         shutil.copytree(SELFCHECK, base / "selfcheck", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(HIDDEN, base / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(WORKER, base / "worker", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(handout, base / "clean", ignore=ignore)
         shutil.copytree(handout, base / "submission", ignore=ignore)

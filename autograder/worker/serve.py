@@ -3,7 +3,7 @@ channel closes.
 
     python serve.py FD_IN FD_OUT CONFIG_JSON    (base, root, clean_root, avoid, landlock: required|optional)
 
-Runs as the unprivileged user, in a scratch folder BASE that holds worker/ (this code), selfcheck/,
+Runs as the unprivileged user, in a scratch folder BASE that holds worker/ (this code), hidden/, selfcheck/,
 the clean handout and the submission laid over it. Before any student code (and before torch starts
 a thread), Landlock limits it to reading the interpreter, system files and BASE, and to writing its
 home/ and tmp/. Everything it sends goes through the data-only channel.
@@ -43,7 +43,7 @@ def confine(base, required, device="cpu"):
     missing = []
     try:
         abi = landlock.confine(
-            [*landlock.default_read_paths(), *(os.path.join(base, d) for d in ("worker", "selfcheck", "clean", "submission"))],
+            [*landlock.default_read_paths(), *(os.path.join(base, d) for d in ("worker", "hidden", "selfcheck", "clean", "submission"))],
             [os.path.join(base, "home"), os.path.join(base, "tmp"), *landlock.default_write_paths(), *gpu_files(device)])
     except OSError as error:
         if required:
@@ -174,7 +174,8 @@ def serve(fd_in, fd_out, config):
         channel.send(fd_out, {"event": "failed", "why": "the device cuda was asked for, and torch in the worker sees no CUDA device"})
         return
     from selfcheck.homework import Homework, describe
-    from selfcheck import hidden_probes, homework, probes  # noqa: F401  (hidden_probes registers its probes)
+    from selfcheck import homework, probes
+    from hidden import probes as hidden_probes  # noqa: F401  (registers the hidden tests' probes)
     from selfcheck.probes import PROBES
     from worker import integrity, limits
 
