@@ -155,7 +155,7 @@ def bound(hw, state, z_dim, x, eps, gradients, transform):
 def vae_bound_stand_in(hw, state, z_dim, x, eps, gradients=True):
     """The public check's probe. Its z = m + v * eps is a stand-in, NOT a Gaussian sample: differentiable
     in m and v and driven by the judge's noise, which is all the bound's properties need. (The hidden
-    tests' probes, with the real sample, are not in the handout: see hidden_probes.py in the grader.)"""
+    tests' probes, with the real sample, are not in the handout: see autograder/hidden/probes.py in the grader.)"""
     return bound(hw, state, z_dim, x, eps, gradients, transform=lambda m, v, noise: m + v * noise)
 
 
