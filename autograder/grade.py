@@ -233,7 +233,7 @@ def grade(upload, results_path=None, *, config=None, quiet=False, slot=None, pro
 
 
 def run_suite(tests, limits, ground, found, notes, started, profile):
-    """Start the worker, run every test through gradescope-utils' runner; the results dict."""
+    """Start the worker, run every test of the suite (gradescope-utils); the results dict."""
     budget = Budget(limits["budget_s"] - (time.monotonic() - started))
     if found:
         profile.start()
@@ -249,40 +249,34 @@ def run_suite(tests, limits, ground, found, notes, started, profile):
 
     diagnosed = {}   # test number -> the diagnosis keys its message named (staff's class report)
     trained_on = {}  # test number -> the device its training run reported (extra_data, the log)
+    grader_failed = []   # numbers of the tests the grader failed (flagged in results.json)
 
     def run_one(test, measured):
         profile.start(ground.worker.pid)
         try:
             with recording() as told:
-                fraction, message, grader_failed = run_test(test, ground, found, budget, measured)
-            if not grader_failed:
+                fraction, message, failed = run_test(test, ground, found, budget, measured)
+            if not failed:
                 diagnosed[test["number"]] = told["keys"]
         except Exception:   # the judge's own failure: never a traceback in a student's output
             log(f"grader: test {test['number']} failed in the judge:\n{traceback.format_exc()}")
             ground.renew()
-            fraction, message, grader_failed = 0.0, GRADER_FAILED.format(why="the judge failed"), True
+            fraction, message, failed = 0.0, GRADER_FAILED.format(why="the judge failed"), True
+        if failed:
+            grader_failed.append(test["number"])
         if "training device" in measured:
             trained_on[test["number"]] = measured.pop("training device")
             log(f"grader: test {test['number']} trained on {trained_on[test['number']]}")
         sandbox.release_memory()
         profile.stop(f"test {test['number']}", ground.worker.pid)
-        return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024], grader_failed
+        return round(test["points"] * fraction, 4), message[: limits["output_cap_kb"] * 1024]
 
     output = ("\n".join(["Submission notes:"] + [f"- {n}" for n in notes]) if notes
               else f"All {len(GRADED_FILES)} graded files found.")
-
-    def post_process(data):
-        board = data.get("leaderboard")
-        for entry in data["tests"]:
-            if entry["number"] in trained_on:
-                entry.setdefault("extra_data", {})["device"] = trained_on[entry["number"]]
-        data.update(results.build(data["tests"], output, time.monotonic() - started, diagnosed))
-        if board:
-            data["leaderboard"] = board
-
-    outcome = suite.run(tests, run_one, post_process)
+    entries, board = suite.run(tests, run_one)
     profile.start(ground.worker.pid)
-    return outcome
+    return results.build(entries, output, time.monotonic() - started, grader_failed=grader_failed,
+                         devices=trained_on, diagnosed=diagnosed, leaderboard=board)
 
 
 def _finish(outcome, results_path, quiet):

@@ -38,14 +38,11 @@ CONTACT_STAFF = ("The autograder itself failed while grading your submission; th
                  "Please contact the course staff (include the time of your submission).")
 
 
-def test_result(test, fraction, message, grader_failure=False):
-    score = round(test["points"] * fraction, 4)
-    result = {"name": test["name"], "number": str(test["number"]), "score": score,
-              "max_score": float(test["points"]), "status": "passed" if fraction >= 1 else "failed",
-              "output": message, "visibility": test.get("visibility", "visible")}
-    if grader_failure:
-        result["extra_data"] = {"grader_failure": True}
-    return result
+def test_result(test, fraction, message):
+    """A test's entry as gradescope-utils' JSONTestResult makes it, for results with no suite run."""
+    return {"name": test["name"], "number": str(test["number"]), "score": round(test["points"] * fraction, 4),
+            "max_score": float(test["points"]), "status": "passed" if fraction >= 1 else "failed",
+            "output": message, "visibility": test.get("visibility", "visible")}
 
 
 def grader_failures(results):
@@ -53,18 +50,32 @@ def grader_failures(results):
     return [t["number"] for t in results["tests"] if t.get("extra_data", {}).get("grader_failure")]
 
 
-def build(tests, output, execution_time, diagnosed=None):
-    """The top level of results.json around `tests` (as test_result or gradescope-utils builds them).
-    `diagnosed`: {test number: [diagnosis keys its message named]} (expect.DIAGNOSES), kept in each
-    test's extra_data for staff's class report; students see the message, not the keys."""
+def build(tests, output, execution_time, *, grader_failed=(), devices=None, diagnosed=None, leaderboard=()):
+    """The whole results.json (the one place that builds it) from the tests' entries (as gradescope-utils'
+    JSONTestResult or test_result makes them). Each entry's extra_data gets: `grader_failure` for the
+    numbers in `grader_failed`; `device`, the one its training ran on ({number: device}); `diagnosed`,
+    the diagnosis keys its message named ({number: keys}, expect.DIAGNOSES), kept for staff's class
+    report (students see the message, not the keys). `leaderboard`: gradescope-utils' entries, those
+    the grading measured no value for left out."""
+    devices, diagnosed = devices or {}, diagnosed or {}
     for t in tests:
-        if (diagnosed or {}).get(t["number"]):
-            t.setdefault("extra_data", {})["diagnosed"] = sorted(diagnosed[t["number"]])
+        t.setdefault("output", "")   # gradescope-utils leaves out an empty output; the format requires one
+        extra = {"grader_failure": True} if t["number"] in grader_failed else {}
+        if t["number"] in devices:
+            extra["device"] = devices[t["number"]]
+        if diagnosed.get(t["number"]):
+            extra["diagnosed"] = sorted(diagnosed[t["number"]])
+        if extra:
+            t["extra_data"] = {**t.get("extra_data", {}), **extra}
     failed = [t["number"] for t in tests if t.get("extra_data", {}).get("grader_failure")]
-    return {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(execution_time, 2),
-            "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
-            "extra_data": {"grader_failure": bool(failed), "grader_failed_tests": failed,
-                           "grader_version": grader_version()}}
+    built = {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(execution_time, 2),
+             "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
+             "extra_data": {"grader_failure": bool(failed), "grader_failed_tests": failed,
+                            "grader_version": grader_version()}}
+    board = [entry for entry in leaderboard if entry.get("value") is not None]
+    if board:
+        built["leaderboard"] = board
+    return built
 
 
 def diagnosed(results):
@@ -77,8 +88,8 @@ def harness_failure(config_tests, execution_time, detail=""):
     failure; `detail` (for staff) goes to the log, not to students."""
     if detail:
         print(f"grader failure: {detail}", flush=True)
-    tests = [test_result(t, 0.0, CONTACT_STAFF, grader_failure=True) for t in config_tests]
-    return build(tests, CONTACT_STAFF, execution_time)
+    tests = [test_result(t, 0.0, CONTACT_STAFF) for t in config_tests]
+    return build(tests, CONTACT_STAFF, execution_time, grader_failed={t["number"] for t in tests})
 
 
 def write(results, path):

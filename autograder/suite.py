@@ -1,17 +1,16 @@
-"""The judge's tests as a unittest suite declared with gradescope-utils, run by its JSONTestRunner.
+"""The judge's tests as a unittest suite declared with gradescope-utils, run into its JSONTestResult.
 
 Each test of config.yaml becomes a test method with the decorators Gradescope's own utilities define
 (weight via partial_credit, number, visibility), and the held-out NELBO of test 2.4 a leaderboard
-column; JSONTestRunner turns them into results.json. This is safe because the methods only ask the
-sandboxed worker for data (grade.run_test): no student code runs in this process.
+column; gradescope-utils' JSONTestResult makes each one's entry of results.json. This is safe because
+the methods only ask the sandboxed worker for data (grade.run_test): no student code runs in this process.
 """
 import io
-import json
 import sys
 import unittest
 
 from gradescope_utils.autograder_utils.decorators import leaderboard, number, partial_credit, visibility
-from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
+from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult
 
 LEADERBOARD = {"held-out NELBO": "asc"}   # column -> sort order; the judge measures the value (2.4)
 
@@ -21,14 +20,12 @@ class Judged(unittest.TestCase):
 
 
 def suite(tests, run_one, measured):
-    """A suite that runs `run_one(test) -> (score, message, grader_failed)` for each test, in order,
-    plus one leaderboard method per column of `measured` (filled by the checks as they run)."""
-    flagged = {}
+    """A suite that runs `run_one(test) -> (score, message)` for each test, in order, plus one
+    leaderboard method per column of `measured` (filled by the checks as they run)."""
     methods = []
     for test in tests:
         def method(self, set_score=None, test=test):
-            score, message, grader_failed = run_one(test)
-            flagged[test["number"]] = grader_failed
+            score, message = run_one(test)
             set_score(score)
             print(message, end="")
         method.__doc__ = test["name"]
@@ -40,29 +37,21 @@ def suite(tests, run_one, measured):
                 set_leaderboard_value(measured[column])
         methods.append((f"test_leaderboard_{column.replace(' ', '_').replace('-', '_')}", leaderboard(column, order)(board)))
     case = type("Judged", (Judged,), dict(methods))   # a fresh class: decorator state is per grading
-    return unittest.TestSuite(case(name) for name, _ in methods), flagged
+    return unittest.TestSuite(case(name) for name, _ in methods)
 
 
-def run(tests, run_one, post_process):
-    """Run the suite with gradescope-utils' JSONTestRunner; the results dict after `post_process`."""
+def run(tests, run_one):
+    """Run the suite; (test entries, leaderboard entries) as gradescope-utils' JSONTestResult makes them
+    from the decorators and what each test printed. Only these: results.build makes results.json of
+    them (JSONTestRunner would build a second one around them, with its own score and time)."""
     measured = {}
-    stream = io.StringIO()
-    built, flagged = suite(tests, lambda test: run_one(test, measured), measured)
-
-    def finish(data):
-        data["leaderboard"] = [entry for entry in data.get("leaderboard", []) if entry.get("value") is not None]
-        if not data["leaderboard"]:
-            del data["leaderboard"]
-        for entry in data["tests"]:
-            entry.setdefault("output", "")
-            if flagged.get(entry["number"]):
-                entry["extra_data"] = {"grader_failure": True}
-        post_process(data)
-
+    entries, board = [], []
+    collected = JSONTestResult(io.StringIO(), descriptions=True, verbosity=1, results=entries, leaderboard=board,
+                               failure_prefix="")
+    collected.buffer = True   # a test's printed message becomes its output
     saved = sys.stdout, sys.stderr
     try:
-        JSONTestRunner(stream=stream, visibility="visible", stdout_visibility="hidden", buffer=True,
-                       failure_prefix="", post_processor=finish).run(built)
+        suite(tests, lambda test: run_one(test, measured), measured)(collected)
     finally:
         sys.stdout, sys.stderr = saved
-    return json.loads(stream.getvalue())
+    return entries, board

@@ -108,9 +108,8 @@ def test_an_earlier_regrade_output_is_replaced_but_nothing_else(tmp_path):
 
 def fake_results(fractions, output="All five files found.", grader_failed=()):
     tests = [results.test_result(t, fractions.get(t["number"], 1.0), "Passed." if t["number"] not in grader_failed
-                                 else "the grader failed", grader_failure=t["number"] in grader_failed)
-             for t in TESTS]
-    return results.build(tests, output, 1.0)
+                                 else "the grader failed") for t in TESTS]
+    return results.build(tests, output, 1.0, grader_failed=grader_failed)
 
 
 def test_the_writers_flag_grader_failures_and_name_the_submissions_to_rerun(tmp_path):
