@@ -29,6 +29,7 @@ from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_S
 from autograder.sandbox.ground import Ground
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
+from autograder.selfcheck.public_checks import not_written
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE.parent
@@ -149,7 +150,7 @@ def judge(test, run):
     except SubmissionStopped as stopped:
         return 0.0, f"Your code was stopped: {stopped}. " + next_step(test)
     except StudentError as error:
-        if str(error).startswith("NotImplementedError"):   # the handout's stub, untouched
+        if not_written(error):   # the handout's stub, untouched
             return 0.0, f"Not written yet: {student_text(str(error))}\n" + NEXT_STEP["unwritten"]
         return 0.0, f"Your code raised an error:\n{student_text(str(error))}\n" + next_step(test)
     except CheckFailed as failed:

@@ -161,3 +161,11 @@ def test_the_handout_computes_no_graded_quantity_and_carries_the_contract_notes(
             assert computation not in text, (name, computation)
     readme = (HANDOUT / "README.md").read_text()
     assert "torch.normal(m, std)" in readme and "typo" in readme
+
+
+def test_only_a_stub_s_own_error_is_reported_as_not_written():
+    from autograder.selfcheck.homework import describe
+    from autograder.selfcheck.public_checks import not_written
+    assert not_written(describe(NotImplementedError("write sample_gaussian")))
+    # an error of the student's own that merely mentions it is their error, not an unwritten function
+    assert not not_written(describe(ValueError("my helper raised NotImplementedError")))

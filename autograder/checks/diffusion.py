@@ -52,7 +52,7 @@ def result(out, name, t=None, betas=None):
     if out[name] is None:
         error = str(out[name + "_error"])
         T = None if betas is None else len(betas)
-        if error.startswith("NotImplementedError"):
+        if public_checks.not_written(error):
             raise CheckFailed(diagnose("not_written", f"{name} is not written yet (it raises NotImplementedError)."))
         note = "" if betas is None else alpha_bars_note(out, betas)
         if error.startswith("IndexError") and t is not None and t == T and not note:

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 
+from autograder.selfcheck.public_checks import linear_state, small_net_state  # noqa: F401  (small_net_state: for the checks)
+
 GOLDENS = Path(__file__).resolve().parent.parent / "goldens"
 
 
@@ -50,12 +52,6 @@ def rng(*key):
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def linear_state(g, prefix, n_in, n_out, dtype=np.float32):
-    bound = 1 / np.sqrt(n_in)
-    return {f"{prefix}.weight": g.uniform(-bound, bound, (n_out, n_in)).astype(dtype),
-            f"{prefix}.bias": g.uniform(-bound, bound, n_out).astype(dtype)}
-
-
 def vae_state(g, z_dim, hidden=300):
     state = {"z_prior_m": np.zeros(1, np.float32), "z_prior_v": np.ones(1, np.float32)}
     for prefix, sizes in (("enc.net", (784, hidden, hidden, 2 * z_dim)), ("dec.net", (z_dim, hidden, hidden, 784))):
@@ -77,10 +73,6 @@ def gan_state(g, z_dim):
     for k, (a, b) in enumerate(zip((784, 512, 256), (512, 256, 1))):
         state.update(linear_state(g, f"d.net.{2 * k}", a, b))
     return state
-
-
-def small_net_state(g, d_in, hidden, classes, dtype=np.float32):
-    return {**linear_state(g, "hidden", d_in, hidden, dtype), **linear_state(g, "out", hidden, classes, dtype)}
 
 
 def golden(name):
