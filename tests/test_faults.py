@@ -164,7 +164,7 @@ def test_the_reference_under_a_memory_limit_too_small_for_torch_gets_only_grader
     assert outcome["score"] == 0, done.stdout[-2000:]
     for t in outcome["tests"]:
         assert NOT_A_VERDICT in t["output"] and not any(w in t["output"] for w in YOUR_CODE), t["output"]
-    assert len(results.grader_failures(outcome)) == 20
+    assert results.grader_failures(outcome) == [t["number"] for t in load_config()["tests"]]
     assert "the kernel's OOM killer" in outcome["tests"][0]["output"]   # the cause, from the cgroup's counter
 
 
