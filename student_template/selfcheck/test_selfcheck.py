@@ -12,7 +12,7 @@ import pytest
 
 from selfcheck.expect import CheckFailed, StudentError
 from selfcheck.local import local_run
-from selfcheck.public_checks import PUBLIC
+from selfcheck.public_checks import PUBLIC, not_written
 
 HERE = Path(__file__).resolve().parent
 HANDOUT = HERE.parent
@@ -37,7 +37,7 @@ def test_file(run, file):
             continue
         except StudentError as error:
             first = str(error).split("\n", 1)[0]
-            messages.append(f"{first.split(':', 1)[-1].strip()}" if "NotImplementedError" in first
+            messages.append(f"{first.split(':', 1)[-1].strip()}" if not_written(error)
                             else f"your code raised an error:\n{error}")
             continue
         if outcome is not None:
