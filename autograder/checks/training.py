@@ -10,6 +10,7 @@ its threshold's BAND is run again on the CPU, where the thresholds were measured
 a GPU's rounding can move a verdict only by moving a statistic further than its band, which is a few
 times smaller than the smallest margin of the corpus (README, "GPU"). Each check also holds a device
 claim (selfcheck/devices.py): the file's functions given inputs on another device."""
+import functools
 import re
 
 import numpy as np
@@ -169,8 +170,10 @@ def small_net_adam(state, x, y, batches, lr=EWC_LR, betas=(0.9, 0.999), eps=1e-8
     return {k: v.astype(np.float32) for k, v in params.items()}
 
 
+@functools.lru_cache(maxsize=1)   # the same for every submission: a regrade job's judge trains it once
 def ewc_baseline():
-    """(task A's weights, the naive model after task B, task B's inputs, task B's batches): the judge's."""
+    """(task A's weights, the naive model after task B, task B's inputs, task B's batches, the
+    permutation): the judge's, read-only (the cached copy is shared by every grading of the process)."""
     train_x, train_y, _, _ = digits()
     perm = rng("training", "ewc", "perm").permutation(784)
     state = small_net_state(rng("training", "ewc"), 784, EWC_HIDDEN, 10)
@@ -178,7 +181,10 @@ def ewc_baseline():
     batches_b = rng("training", "ewc", "batches", "B").integers(0, len(train_x), (EWC_STEPS, EWC_BATCH))
     after_a = small_net_adam(state, train_x, train_y, batches_a)
     xb = train_x[:, perm]
-    return after_a, small_net_adam(after_a, xb, train_y, batches_b), xb, batches_b, perm
+    naive = small_net_adam(after_a, xb, train_y, batches_b)
+    for array in [*after_a.values(), *naive.values(), xb, batches_b, perm]:
+        array.setflags(write=False)
+    return after_a, naive, xb, batches_b, perm
 
 
 def ewc_statistics(naive, test_x, test_y, perm):
