@@ -114,6 +114,16 @@ def test_the_integrity_checks_fast_path_misses_no_kind_of_change():
     assert snapshot.unchanged() and snapshot.changed() == []
 
 
+def test_the_nelbo_the_feedback_quotes_for_a_correct_bound_is_the_references():
+    """Test 2.4's message quotes VAE_REFERENCE_NELBO as what a correct bound reaches at VAE_STEPS: it
+    must be what the reference reaches with the check's sizes, so resizing the check moves it too."""
+    from autograder.selfcheck.local import local_run
+    run = local_run(REFERENCE, clean_root=REPO / "student_template")
+    run.measured = {}
+    assert training.vae(run) is None
+    assert abs(run.measured["held-out NELBO"] - training.VAE_REFERENCE_NELBO) < 0.5, run.measured
+
+
 def test_the_judges_ewc_baseline_is_trained_once_and_cannot_be_altered():
     first = training.ewc_baseline()
     assert training.ewc_baseline() is first
