@@ -5,8 +5,11 @@
 Each run is `python -m autograder grade` in a child memory cgroup (as root): wall seconds, CPU seconds
 of the whole tree (judge + worker), the cgroup's memory peak (what Gradescope's limit counts: shared
 library pages once, page cache included), and a breakdown by phase (median over the runs) from
-`grade --profile`: wall and CPU seconds, the judge's and the worker's anonymous memory. `--cores 1` pins everything to one core (taskset), as the issue's figures were
-taken; `--cold` drops the page cache before each run (root), as on a fresh Gradescope container.
+`grade --profile`: wall and CPU seconds, the judge's and the worker's anonymous memory. Each grading
+is paired with a bare `python -c "import torch"` run just before it (the ratio the issue asks about,
+per pair and as medians), with the load average, since a shared machine's load moves both. `--cores 1`
+pins everything to one core (taskset), as the issue's figures were taken; `--cold` drops the page
+cache before each run (root), as on a fresh Gradescope container.
 Prints figures; asserts nothing.
 """
 import argparse
@@ -64,26 +67,31 @@ def main():
     print(f"{os.cpu_count()} CPUs, pinned to {args.cores or 'all'} core(s); {args.repeat} runs each; "
           f"page cache {'dropped' if args.cold else 'warm'}; memory limit {args.memory_mb or 'none'} MB")
 
-    imports = [timed(pinned([PYTHON, "-c", "import torch"], args.cores), cold=args.cold) for _ in range(args.repeat)]
-    torch_wall = statistics.median(w for w, *_ in imports)
-    print(f"python -c 'import torch': median wall {torch_wall:.2f} s, CPU {statistics.median(c for _, c, *_ in imports):.2f} s")
-
-    runs, profiles = [], []
+    print(f"load average {os.getloadavg()[0]:.1f} at the start")
+    # Paired: each grading right after its own `import torch`, so that both see the same load.
+    imports, runs, profiles = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.repeat):
+            imports.append(timed(pinned([PYTHON, "-c", "import torch"], args.cores), cold=args.cold))
             command = pinned([PYTHON, "-m", "autograder", "grade", args.submission, "--results", f"{tmp}/r.json",
                               "--profile", f"{tmp}/profile.json"], args.cores)
             wall, cpu, peak, output = timed(command, args.memory_mb, args.cold)
             score = next((line for line in output.splitlines() if line.startswith("score:")), "no score printed")
             runs.append((wall, cpu, peak))
             profiles.append(json.loads(Path(f"{tmp}/profile.json").read_text()))
-            print(f"run {k + 1}: wall {wall:5.2f} s  CPU {cpu:5.2f} s  cgroup peak "
-                  + (f"{peak:4.0f} MB" if peak is not None else "n/a") + f"  {score}")
+            print(f"pair {k + 1}: import torch {imports[-1][0]:4.2f} s; grading wall {wall:5.2f} s "
+                  f"(= {wall / imports[-1][0]:.2f} x)  CPU {cpu:5.2f} s  cgroup peak "
+                  + (f"{peak:4.0f} MB" if peak is not None else "n/a") + f"  {score}  [load {os.getloadavg()[0]:.1f}]")
+    torch_wall = statistics.median(w for w, *_ in imports)
     wall = statistics.median(w for w, _, _ in runs)
+    ratios = sorted(g[0] / i[0] for g, i in zip(runs, imports))
     peaks = [p for *_, p in runs if p is not None]
-    print(f"grading: median wall {wall:.2f} s = {wall / torch_wall:.1f} x import torch; median CPU "
+    print(f"python -c 'import torch': median wall {torch_wall:.2f} s, CPU {statistics.median(c for _, c, *_ in imports):.2f} s")
+    print(f"grading: median wall {wall:.2f} s = {wall / torch_wall:.2f} x import torch (median of the pairs' ratios "
+          f"{statistics.median(ratios):.2f}, {ratios[0]:.2f}-{ratios[-1]:.2f}); median CPU "
           f"{statistics.median(c for _, c, _ in runs):.2f} s; cgroup peak "
-          + (f"{max(peaks):.0f} MB (max of runs)" if peaks else "not measured (needs root)"))
+          + (f"{max(peaks):.0f} MB (max of runs)" if peaks else "not measured (needs root)")
+          + f"; load average {os.getloadavg()[0]:.1f} at the end")
 
     print("\nphase (median of runs)                          wall s  judge CPU s  worker CPU s  "
           "judge anon MB  worker anon MB (at the phase's end)")

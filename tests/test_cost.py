@@ -1,17 +1,20 @@
 """Grading cost: regrade's jobs run the judge's numpy on one OpenBLAS thread (its threads spin at
-10-20x the CPU of one on the small products the checks compute), and the benchmarks' cost breakdown
-counts every process of a grading."""
+10-20x the CPU of one on the small products the checks compute), the benchmarks' cost breakdown
+counts every process of a grading, and what was made cheaper still sees what it saw."""
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
 from helpers import PYTHON, REFERENCE, REPO
 
 from autograder import regrade
+from autograder.checks import training
+from autograder.worker import integrity
 
 
 def _judge_threads():
@@ -61,6 +64,74 @@ def test_breakdown_counts_every_process_of_a_regraded_grading(tmp_path):
     counted = grading["cgroup_cpu_s"]
     assert counted > 1.0
     assert abs(rows + rest - counted) < 0.1 * counted + 0.1, (rows, rest, counted)
+
+
+PROBE_MODULE = """
+class Optimizer:
+    def step(self):
+        return 1
+
+def probe(x, scale=2, *, shift=0):
+    return x * scale + shift
+"""
+
+
+def test_the_integrity_checks_fast_path_misses_no_kind_of_change():
+    """Snapshot.unchanged() (identity tests mapped per namespace) must see every change the named
+    comparison sees: a name rebound, deleted or added back as another object, a class attribute, a
+    function's code or defaults, a probe table's entry, a builtin."""
+    import builtins
+    module = types.ModuleType("fake_probes")
+    exec(PROBE_MODULE, module.__dict__)
+    table = {"probe": module.probe}
+    snapshot = integrity.Snapshot([module], tables=[("TABLE", table)])
+    assert snapshot.unchanged() and snapshot.changed() == []
+    probe, step = module.probe, module.Optimizer.step
+    code, defaults, kwdefaults, original_len = probe.__code__, probe.__defaults__, probe.__kwdefaults__, builtins.len
+    changes = [   # (the label changed() names, the change, its undoing: the very objects put back)
+        ("fake_probes.probe", lambda: setattr(module, "probe", lambda x: x), lambda: setattr(module, "probe", probe)),
+        ("fake_probes.probe", lambda: delattr(module, "probe"), lambda: setattr(module, "probe", probe)),
+        ("fake_probes.Optimizer.step", lambda: setattr(module.Optimizer, "step", lambda self: 0),
+         lambda: setattr(module.Optimizer, "step", step)),
+        ("fake_probes.probe (its code)", lambda: setattr(probe, "__code__", (lambda x, scale=2, *, shift=0: x).__code__),
+         lambda: setattr(probe, "__code__", code)),
+        ("fake_probes.probe (its code)", lambda: setattr(probe, "__defaults__", (3,)),
+         lambda: setattr(probe, "__defaults__", defaults)),
+        ("fake_probes.probe (its code)", lambda: setattr(probe, "__kwdefaults__", {"shift": 1}),
+         lambda: setattr(probe, "__kwdefaults__", kwdefaults)),
+        ("TABLE.probe", lambda: table.update(probe=print), lambda: table.update(probe=probe)),
+        ("builtins.len", lambda: setattr(builtins, "len", lambda x: 0), lambda: setattr(builtins, "len", original_len)),
+    ]
+    for label, change, undo in changes:
+        change()
+        try:
+            assert not snapshot.unchanged(), label
+            assert label in snapshot.changed(), (label, snapshot.changed())
+        finally:
+            undo()
+        assert snapshot.unchanged() and snapshot.changed() == [], label
+    table["another"] = print   # a name the recording never had is no change to what it recorded
+    assert snapshot.unchanged() and snapshot.changed() == []
+
+
+def test_the_nelbo_the_feedback_quotes_for_a_correct_bound_is_the_references():
+    """Test 2.4's message quotes VAE_REFERENCE_NELBO as what a correct bound reaches at VAE_STEPS: it
+    must be what the reference reaches with the check's sizes, so resizing the check moves it too."""
+    from autograder.selfcheck.local import local_run
+    run = local_run(REFERENCE, clean_root=REPO / "student_template")
+    run.measured = {}
+    assert training.vae(run) is None
+    assert abs(run.measured["held-out NELBO"] - training.VAE_REFERENCE_NELBO) < 0.5, run.measured
+
+
+def test_the_judges_ewc_baseline_is_trained_once_and_cannot_be_altered():
+    first = training.ewc_baseline()
+    assert training.ewc_baseline() is first
+    after_a, naive, xb, batches_b, perm = first
+    with pytest.raises(ValueError):
+        naive["out.weight"][0, 0] = 0.0
+    with pytest.raises(ValueError):
+        batches_b[0, 0] = 0
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ def vae_bound(hw, state, z_dim, x, eps, gradients=True):
 
 
 @probe
-def vae_train(hw, x, z_dim, steps, batch_size, seed, device="cpu"):
+def vae_train(hw, x, z_dim, steps, batch_size, seed, lr=1e-3, device="cpu"):
     """Train the course's VAE with the student's bound and a trusted sampler; return the weights. The
     batches are drawn on the CPU (the same on every device); the sampler's noise on the device."""
     hw.require("models/vae.py")
     device = training_device(device)
     torch.manual_seed(seed)
     model = vae_model(hw, z_dim).to(device)
-    optimizer = Adam(model.parameters(), lr=1e-3)
+    optimizer = Adam(model.parameters(), lr=lr)
     data = torch.tensor(x)
     generator = torch.Generator().manual_seed(seed)
     original = hw.utils.sample_gaussian
