@@ -28,6 +28,7 @@ DIAGNOSES = {
     "sg_offset": "a constant offset added to z",
     "sg_mean_missing": "m not added: z is the noise alone",
     "sg_uniform": "uniform noise (rand_like) in place of standard normal noise",
+    "sg_recentred": "eps shifted by its own sample mean (standardized over the tensor): its elements are dependent",
     "sg_shared_batch": "one noise draw shared by every row of the batch",
     "sg_shared_row": "one noise draw shared by every element of a row",
     "sg_shared_all": "one scalar noise value shared by every element",

@@ -134,6 +134,8 @@ def check_sample_gaussian(mod, ref, c: Checker):
         c.need(torch.equal(m.detach(), m0) and torch.equal(v.detach(), v0), f"{tag} modifies its inputs")
         eps = ((z.detach().double() - m0.double()) / v0.double().sqrt())
         c.need(abs(eps.mean().item()) < 0.02, f"{tag} noise mean {eps.mean().item():.3f}")
+        # independent draws do not average exactly 0 (|N(0, 1)| < 1e-4 has probability 8e-5)
+        c.need(abs(eps.mean().item()) * eps.numel() ** 0.5 > 1e-4, f"{tag} noise re-centred on its own mean")
         c.need(abs(eps.var().item() - 1) < 0.03, f"{tag} standardized variance {eps.var().item():.3f}")
         kurt = (eps ** 4).mean().item() / eps.var().item() ** 2
         c.need(abs(kurt - 3) < 0.15, f"{tag} non-Gaussian noise (kurtosis {kurt:.2f})")
