@@ -78,6 +78,7 @@ DIAGNOSES = {
     "gan_step_minimax": "the minimax generator loss in GAN.loss_nonsaturating",
     "gan_step_no_detach": "d_loss sends gradient into the generator",
     "gan_step_detached_g": "g_loss sends no gradient into the generator",
+    "gan_step_d_fake_detached": "the fake logits detached in d_loss: D gets no gradient from its fake term",
     "gan_step_fresh_z": "more than one z drawn per call",
     # diffusion.py
     "ab_cumprod_betas": "cumulative product of betas, not of 1 - betas",
