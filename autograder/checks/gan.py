@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.redaction import student_text
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, join, keys_of, near, values
+from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, join, keys_of, near, values
 from autograder.selfcheck.public_checks import UNSTABLE
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng
@@ -223,8 +223,8 @@ def loss_nonsaturating(run):
     claims.claim("d_loss value", 1, ok_d, message)
     claims.claim("g_loss value", 1, ok_g, message)
     substance = ok_d or ok_g or (bool(wrong_helpers) and np.isfinite(d) and np.isfinite(g) and (d != 0 or g != 0))
-    unearned = ("where the gradients go and how often z is drawn earn points once d_loss or g_loss has the right "
-                "value.")
+    unearned = deferred("where the gradients go and how often z is drawn earn points once d_loss or g_loss has the "
+                        "right value.")
     # with a wrong helper the gradients are the helper's: say what was seen, not why
     cause = diagnose if not wrong_helpers else (
         lambda key, text: text.split(":")[0] + f" (with your {' and '.join(wrong_helpers)}, which test 3.1 finds wrong).")

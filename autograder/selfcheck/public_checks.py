@@ -9,7 +9,7 @@ PUBLIC maps each graded file to its public checks (the students' pytest runs one
 import numpy as np
 
 from . import devices
-from .expect import CheckFailed, Claims, StudentError, diagnose, fmt, near, scalar, values
+from .expect import CheckFailed, Claims, StudentError, deferred, diagnose, fmt, near, scalar, values
 
 try:   # in the judge, text from the student's process passes through its one redaction
     from autograder.redaction import student_text
@@ -411,7 +411,7 @@ def diffusion_edges_and_dtypes(run):
             kept = out[name + "_dtype"] is not None and all(d == dtype for d in out[name + "_dtype"])
             claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, "
                                                      f"got {', '.join(out[name + '_dtype'] or [])}."), right[name],
-                        "the dtype claims earn points once the values are right (at t = 1 or t = T here).")
+                        deferred("the dtype claims earn points once the values are right (at t = 1 or t = T here)."))
     devices.claim(run, claims, "diffusion.py", weight=2, substance=any(right.values()))   # outputs on the inputs' device
     return claims.outcome()
 
