@@ -170,7 +170,8 @@ def judge(test, run):
         raise GraderFault(f"the check raised {type(error).__name__}") from None
     if outcome is None:
         return 1.0, "Passed."
-    return outcome.fraction, outcome.message + "\n" + next_step(test)
+    advice = next_step(test, outcome.message)
+    return outcome.fraction, outcome.message + ("\n" + advice if advice else "")
 
 
 class Budget:

@@ -1,5 +1,6 @@
 """The judge's own sentences around a check's message: what to do next, and why a test was not graded.
 One place, so that every test says the same thing the same way."""
+from autograder.selfcheck.expect import actionable_of
 
 NEXT_STEP = {
     "missing": "Add the file with this exact path and upload again.",
@@ -12,8 +13,11 @@ NEXT_STEP = {
 }
 
 
-def next_step(test):
-    """Advice that fits the test: a public check can be reproduced locally, a hidden one cannot."""
+def next_step(test, message=None):
+    """Advice that fits the test: a public check can be reproduced locally, a hidden one cannot. None after a
+    `message` that describes nothing to fix (only points waiting on another claim: expect.deferred)."""
+    if message is not None and not actionable_of(message):
+        return None
     return NEXT_STEP["failed_public" if test["public"] else "failed"]
 
 

@@ -165,3 +165,68 @@ def test_one_mistake_costs_one_set_of_points_and_a_method_is_not_blamed_for_its_
     swapped = grade("d_loss_real_fake_swapped", ("3.1", "3.3"))
     assert swapped["3.1"][2] == ["gan_d_swapped"]
     assert "fix discriminator_loss first" in swapped["3.3"][1] and not swapped["3.3"][2], swapped["3.3"]
+
+
+def grade_named(name, numbers):
+    tests = {t["number"]: t for t in audit.load_config()["tests"]}
+    variant = next(v for v in audit.variants() if v["name"] == name)
+    return audit.grade_variant(variant, [tests[n] for n in numbers])
+
+
+def test_wrong_code_earns_nothing_for_the_claims_its_mistake_breaks():
+    """eps standardized over the tensor (1.3 gave 100), zeros (1.2 gave 1/3), D's fake logits detached (3.3 gave
+    6/6), alpha_bars garbage (4.4), a NaN penalty (5.4: slow, in the audit's matrix)."""
+    standardized = grade_named("eps_standardized_over_tensor", ("1.3",))["1.3"]
+    assert standardized[0] == pytest.approx(0.8) and standardized[2] == ["sg_recentred"], standardized
+    zeros = grade_named("returns_zeros", ("1.2", "1.3"))
+    assert zeros["1.2"][0] == 0 and zeros["1.3"][0] == 0, zeros
+    detached = grade_named("gan_fake_logits_detached", ("3.3",))["3.3"]
+    assert detached[0] < 1 and detached[2] == ["gan_step_d_fake_detached"], detached
+    assert grade_named("ab_constant_half", ("4.4",))["4.4"][0] == 0
+
+
+def test_a_mistake_wrong_everywhere_is_described_once_where_its_test_is():
+    """A formula wrong at moderate logits is charged by 3.1; 3.2 says so once (it had a line per large-logit case).
+    A posterior variance wrong at every t is 4.3's; 4.4 says so once (it had a line per time and dtype)."""
+    halved = grade_named("d_loss_halved", ("3.2",))["3.2"]
+    assert halved[1].count("wrong at moderate logits too") == 1 and "at real logits [10000" not in halved[1], halved
+    beta = grade_named("posterior_var_uses_ab_t_for_prev", ("4.4",))["4.4"][1]
+    assert beta.count("wrong at an ordinary time too") == 1 and "t = T = 10 of this schedule" not in beta, beta
+    assert beta.count("the dtype claims earn points once") == 1, beta
+
+
+def test_a_nan_is_charged_by_the_values_not_again_by_batch_means_or_gradients():
+    """A NaN prior variance: 2.1 charges the NaN values; 2.2's batch means hold (rec is right, kl's NaN says
+    nothing about means); 2.3 defers its gradients to 2.1 instead of 'off by up to nan'. A NaN that appears only
+    on the doubled batch is told as observed, without 'batch means do not change'."""
+    nan = grade_named("vae_nan_prior_variance", ("2.1", "2.2", "2.3"))
+    assert nan["2.1"][0] < 1 and nan["2.2"][0] == 1.0, nan
+    assert "earn points once its value is right" in nan["2.3"][1] and "nan" not in nan["2.3"][1].lower(), nan["2.3"]
+    large = grade_named("vae_nan_on_large_batches", ("2.2",))["2.2"]
+    assert large[0] < 1 and "changed kl from" in large[1] and "batch means do not change" not in large[1], large
+
+
+def test_a_recognized_fisher_mistake_is_charged_in_5_1_only():
+    """fisher_sum's side effects are all right: 5.2 gives full marks (it lost 3 of 3 while 5.1 charged the sum);
+    NaN stays unearned there."""
+    summed = grade_named("fisher_sum_not_mean", ("5.1", "5.2"))
+    assert summed["5.1"][2] == ["fisher_sum"] and summed["5.2"][0] == 1.0, summed
+    assert grade_named("fisher_returns_nan", ("5.2",))["5.2"][0] == 0
+
+
+def test_advice_follows_only_a_message_with_something_to_fix():
+    """'Fix what the message above describes' after points that only wait on another test is advice about nothing."""
+    from autograder.messages import next_step
+    from autograder.selfcheck.expect import Claims, deferred, join
+    test = {"public": False}
+    waiting = Claims()
+    waiting.claim("x", 1, True)
+    waiting.form("mode", 1, True, "mode changed.", False, deferred("mode earns points once the values are right."))
+    assert next_step(test, waiting.outcome().message) is None
+    wrong = Claims()
+    wrong.claim("value", 1, False, "the value is 3, expected 2.")
+    wrong.form("mode", 1, True, "mode changed.", False, deferred("mode earns points once the values are right."))
+    assert next_step(test, wrong.outcome().message) == next_step(test)
+    assert next_step(test, join(deferred("waits. "), "and this is wrong.")) == next_step(test)
+    nan = grade_named("fisher_returns_nan", ("5.2",))["5.2"][1]
+    assert "Fix what" not in nan and "pytest" not in nan, nan

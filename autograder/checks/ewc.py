@@ -7,7 +7,7 @@ right in eval mode and wrong in train mode; the parameters changed)."""
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, values
+from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, values
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng, small_net_state
 
@@ -112,13 +112,18 @@ def fisher_values(run):
 
 def fisher_side_effects(run):
     """Mode restored, parameters unchanged, returned tensors detached; earned only when the Fisher's
-    values are right for the model in at least one mode."""
+    values are right for the model in at least one mode, or are what one recognized mistake computes
+    (test 5.1 names and charges it, once)."""
     state, x, y, batch_size = fisher_case()
     expected = numeric.small_net_fisher(state, x.astype(np.float64), y)
     claims = Claims()
     runs = [(mode,) + ask_fisher(run, state, x, y, batch_size, train_mode=mode) for mode in (True, False)]
-    substance = any(same(got, expected, state) for _, _, got in runs)
-    unearned = "mode, parameters and detaching earn points once the Fisher's values are right (see test 5.1)."
+    # substance: values right in one mode, or what a recognized mistake of 5.1 computes (test 5.1 charges that
+    # mistake; these claims are then judged on a real computation, not on zeros, NaN or garbage)
+    substance = any(same(got, expected, state) or fisher_diagnosis(got, expected, state, x, y, batch_size) is not None
+                    for _, _, got in runs) or same(ask_fisher(run, state, x, y, batch_size, train_mode=False,
+                                                              dropout=0.0)[1], expected, state)   # dropout switched on
+    unearned = deferred("mode, parameters and detaching earn points once the Fisher's values are right (see test 5.1).")
     # what these claims see is observed directly, whatever the values: it is said (without naming a cause
     # to the audit) even when the points wait for the values
     say = diagnose if substance else (lambda key, text: text)
@@ -207,7 +212,7 @@ def penalty(run):
         # returns nothing: every example is judged, each claim keeps its first failure
 
     claims = Claims()
-    unearned = "the penalty's gradient and its constants earn points once its value is right."
+    unearned = deferred("the penalty's gradient and its constants earn points once its value is right.")
     claims.claim("value", 2, wrong["value"] is None, wrong["value"])
     claims.form("gradient", 2, wrong["gradient"] is None, wrong["gradient"], substance, unearned)
     claims.form("nothing into fisher or star", 1, wrong["leak"] is None, wrong["leak"], substance, unearned)

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.redaction import student_text
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, keys_of, near, values
+from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, join, keys_of, near, values
 from autograder.selfcheck.public_checks import UNSTABLE, not_written
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng
@@ -219,8 +219,8 @@ def loss_nonsaturating(run):
     claims.claim("d_loss value", 1, ok_d, message)
     claims.claim("g_loss value", 1, ok_g, message)
     substance = ok_d or ok_g or (bool(wrong_helpers) and np.isfinite(d) and np.isfinite(g) and (d != 0 or g != 0))
-    unearned = ("where the gradients go and how often z is drawn earn points once d_loss or g_loss has the right "
-                "value.")
+    unearned = deferred("where the gradients go and how often z is drawn earn points once d_loss or g_loss has the "
+                        "right value.")
     # with a wrong helper the gradients are the helper's: say what was seen, not why
     cause = diagnose if not wrong_helpers else (
         lambda key, text: text.split(":")[0] + f" (with your {' and '.join(wrong_helpers)}, which test 3.1 finds wrong).")
@@ -233,6 +233,33 @@ def loss_nonsaturating(run):
     claims.form("g_loss reaches G", 2, out["g_loss_grad_g"] > 0.0, cause(
         "gan_step_detached_g", "g_loss sends no gradient into the generator: the generator's loss must see the fake "
         "images still attached to G (not detached)."), substance, unearned)
-    claims.form("d_loss reaches D", 1, out["d_loss_grad_d"] > 0.0, "d_loss sends no gradient into the discriminator.",
-                substance, unearned)
+    reaches, reaches_message = d_loss_trains_d(out, inputs, ok_d and not wrong_helpers)
+    claims.form("d_loss reaches D", 2, reaches, reaches_message, substance, unearned)
     return claims.outcome()
+
+
+def d_loss_trains_d(out, inputs, judge_size):
+    """(holds, message) of the claim that d_loss sends D its gradient. Where d_loss has the right value from
+    right helpers (`judge_size`) and the generator's z is known, the gradient's norm must be the reference's
+    (the fake term as well as the real one: a d_loss whose fake logits are detached has the right value and
+    teaches D nothing about fakes); otherwise only that some gradient reaches D."""
+    observed = float(out["d_loss_grad_d"])
+    if not judge_size or out.get("z") is None:
+        return observed > 0.0, "d_loss sends no gradient into the discriminator."
+    state = inputs["state"]
+    x_real = inputs["x_real"].astype(np.float64)
+    x_fake = numeric.generator(state, np.asarray(out["z"], np.float64))
+    lr, lf = numeric.discriminator_logits(state, x_real), numeric.discriminator_logits(state, x_fake)
+    real_part, fake_part = -(1 - numeric.sigmoid(lr)) / lr.size, numeric.sigmoid(lf) / lf.size
+    x = np.concatenate([x_real, x_fake])
+    norm = lambda real, fake: numeric.discriminator_grad_norm(state, x, np.concatenate([real, fake]))
+    expected = norm(real_part, fake_part)
+    close = lambda a, b: near(a, b, 1e-3)
+    if close(observed, expected):
+        return True, ""
+    why = identify(observed, expected, [
+        ("gan_step_d_fake_detached", norm(real_part, 0 * fake_part), "it is the gradient of the real term alone, as "
+         "when the fake logits (not the fake images) are detached: D must learn from D(x_fake.detach())"),
+    ], close)
+    return False, join(f"the gradient of d_loss w.r.t. the discriminator's parameters has norm {fmt(observed)}, "
+                       f"expected {fmt(expected)}", ": " if why else "", why, ".")

@@ -91,6 +91,22 @@ def discriminator_logits(state, x, prefix="d.net"):
 
 
 @quiet
+def discriminator_grad_norm(state, x, dloss_dlogits, prefix="d.net"):
+    """|| d loss / d (D's parameters) || for a loss whose gradient w.r.t. D's logits on the rows of x is
+    dloss_dlogits (n,): backpropagation through the MLP discriminator of discriminator_logits."""
+    W = [state[f"{prefix}.{i}.weight"].astype(np.float64) for i in (0, 2, 4)]
+    pre1 = linear(state, f"{prefix}.0", x)
+    h1 = leaky_relu(pre1)
+    pre2 = linear(state, f"{prefix}.2", h1)
+    h2 = leaky_relu(pre2)
+    g3 = dloss_dlogits[:, None]                                   # (n, 1)
+    g2 = (g3 @ W[2]) * np.where(pre2 > 0, 1.0, 0.2)               # (n, 256)
+    g1 = (g2 @ W[1]) * np.where(pre1 > 0, 1.0, 0.2)               # (n, 512)
+    grads = [g1.T @ x, g1.sum(0), g2.T @ h1, g2.sum(0), g3.T @ h2, g3.sum(0)]
+    return float(np.sqrt(sum((g ** 2).sum() for g in grads)))
+
+
+@quiet
 def batch_norm(state, prefix, h, eps=1e-5):
     """BatchNorm1d in eval mode: the running statistics."""
     mean, var = state[f"{prefix}.running_mean"].astype(np.float64), state[f"{prefix}.running_var"].astype(np.float64)

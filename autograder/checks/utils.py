@@ -11,13 +11,16 @@ import math
 
 import numpy as np
 
-from autograder.selfcheck.expect import CheckFailed, Claims, Text, diagnose, fmt, identify, values
+from autograder.selfcheck.expect import CheckFailed, Claims, Text, deferred, diagnose, fmt, identify, values
 from .inputs import rng
 
 N_ROWS, N_COLS = 4000, 8          # 32,000 draws per call
 N = N_ROWS * N_COLS
 Z = 6.0                           # a 6-sigma bound: two-sided normal tail 2.0e-9
 V_COLS = np.array([0.04, 0.09, 0.25, 0.36, 2.25, 4.0, 6.25, 9.0])
+# |mean of N iid N(0, 1)| * sqrt(N) is |N(0, 1)|: below 1e-4 with probability 8e-5, in two independent calls
+# 6.4e-9; a mean removed in float32 leaves about 1e-6 there
+CENTRED = 1e-4
 
 
 def mean_variance_inputs(dtype="float32"):
@@ -171,6 +174,8 @@ def mean_and_variance(run):
     variance off by 4.7%."""
     m, v, z, _ = draws(run)
     d = z - m
+    if np.ptp(z) == 0:   # a constant (zeros, say) is neither mean m nor variance v: not a sharing of draws
+        raise CheckFailed(f"every element of z is {fmt(float(z.flat[0]))}: z does not follow m and carries no noise.")
     claims = Claims()
     draws_seen = distinct_draws(d / np.sqrt(v))
     if draws_seen is not None:
@@ -204,7 +209,8 @@ def gaussian_and_independent(run):
     deviation, so that an offset or a scale error (test 1.2) moves none of them. For a correct
     sampler: the fourth moment mean(w^4) (a sample kurtosis) has sd sqrt(24 / N) = 0.027; the bound
     6 sqrt(96 / N) = 0.33 is 12 sd -> false failure < 1e-12; it catches uniform noise (1.8) and any
-    kurtosis off by 0.33. Correlations between neighbouring rows, between neighbouring columns, and
+    kurtosis off by 0.33. The noise's mean over the whole tensor, in units of 1 / sqrt(N), is below 1e-4
+    in both calls with probability 6.4e-9 (it catches eps re-centred on its own sample mean). Correlations between neighbouring rows, between neighbouring columns, and
     between two consecutive calls have sd 1 / sqrt(N'), bound 6 / sqrt(N') (0.034 for calls, 0.036
     for rows and columns) -> each false failure ~2e-9; they catch noise shared across the batch,
     a row, or reused between calls. Re-seeding must reproduce z exactly (a deterministic property:
@@ -217,7 +223,7 @@ def gaussian_and_independent(run):
     claims = Claims()
     if w is None:     # a column without any variation: nothing Gaussian or independent about it
         message = end(shared) if shared is not None else "some column of z - m is constant: the noise does not vary."
-        for weight in (2, 2, 1, 2):
+        for weight in (2, 2, 1, 2, 2):
             claims.fail(weight, message)
     else:
         fourth = float((w ** 4).mean())
@@ -234,6 +240,16 @@ def gaussian_and_independent(run):
         claims.claim("columns independent", 1, abs(cols) < bound, "" if abs(cols) < bound else (
             end(shared) if shared else f"neighbouring elements of a row of z are correlated ({fmt(cols)}, expected 0 within "
                       f"{fmt(bound)}): draw eps with the full shape of m"))
+        # independent draws average exactly 0 over the whole tensor only by chance: re-centring eps on
+        # its own sample mean (e.g. standardizing it) ties every element to the others
+        centred = [abs(float((dn / np.sqrt(v)).mean())) * math.sqrt(N) for dn in (d, d_next)]
+        recentred = all(c < CENTRED for c in centred)
+        claims.claim("not re-centred", 2, not recentred, "" if not recentred else diagnose(
+            "sg_recentred", f"in each of two calls the noise (z - m) / sqrt(v) averages exactly 0 over the whole "
+            f"tensor ({fmt(centred[0] / math.sqrt(N))} and {fmt(centred[1] / math.sqrt(N))}; independent N(0, 1) "
+            f"draws average about +-{fmt(1 / math.sqrt(N))} by chance), as when eps is shifted by its own sample mean "
+            "(standardized over the tensor, for instance): that makes its elements dependent. Use the noise of "
+            "torch.randn_like(m) as it is drawn."))
         if w_next is None:
             claims.fail(2, "the second call's noise does not vary down a column.")
         else:
@@ -251,7 +267,7 @@ def gaussian_and_independent(run):
         "sg_not_default_generator", "z is not repeatable: after torch.manual_seed with the same seed it changed, so "
         "the noise does not come from torch's default generator (numpy or Python's random do not follow "
         "torch.manual_seed); use torch.randn_like(m)."), w is not None,
-        "repeatability under torch.manual_seed earns its point once the noise varies.")
+        deferred("repeatability under torch.manual_seed earns its point once the noise varies."))
     return claims.outcome()
 
 

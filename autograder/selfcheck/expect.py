@@ -28,6 +28,7 @@ DIAGNOSES = {
     "sg_offset": "a constant offset added to z",
     "sg_mean_missing": "m not added: z is the noise alone",
     "sg_uniform": "uniform noise (rand_like) in place of standard normal noise",
+    "sg_recentred": "eps shifted by its own sample mean (standardized over the tensor): its elements are dependent",
     "sg_shared_batch": "one noise draw shared by every row of the batch",
     "sg_shared_row": "one noise draw shared by every element of a row",
     "sg_shared_all": "one scalar noise value shared by every element",
@@ -77,6 +78,7 @@ DIAGNOSES = {
     "gan_step_minimax": "the minimax generator loss in GAN.loss_nonsaturating",
     "gan_step_no_detach": "d_loss sends gradient into the generator",
     "gan_step_detached_g": "g_loss sends no gradient into the generator",
+    "gan_step_d_fake_detached": "the fake logits detached in d_loss: D gets no gradient from its fake term",
     "gan_step_fresh_z": "more than one z drawn per call",
     # diffusion.py
     "ab_cumprod_betas": "cumulative product of betas, not of 1 - betas",
@@ -133,22 +135,35 @@ DIAGNOSES = {
 
 
 class Text(str):
-    """A message (plain English to students) with the keys of the causes it names."""
+    """A message (plain English to students) with the keys of the causes it names, and whether it describes
+    something to fix (`actionable`; false for `deferred` text: points that wait on another claim)."""
 
-    def __new__(cls, text, keys=()):
+    def __new__(cls, text, keys=(), actionable=None):
         self = super().__new__(cls, text)
         self.keys = frozenset(keys) | keys_of(text)
+        self.actionable = actionable_of(text) if actionable is None else actionable
         return self
 
     def __add__(self, other):
-        return Text(str(self) + str(other), self.keys | keys_of(other))
+        return Text(str(self) + str(other), self.keys | keys_of(other), self.actionable or actionable_of(other))
 
     def __radd__(self, other):
-        return Text(str(other) + str(self), keys_of(other) | self.keys)
+        return Text(str(other) + str(self), keys_of(other) | self.keys, actionable_of(other) or self.actionable)
 
 
 def keys_of(x):
     return getattr(x, "keys", frozenset()) if isinstance(x, Text) else frozenset()
+
+
+def actionable_of(x):
+    """Whether x describes something to fix: any non-empty text, except `deferred` text."""
+    return x.actionable if isinstance(x, Text) else bool(x)
+
+
+def deferred(text):
+    """A sentence that says which points wait on another claim or test ("... earn points once the values are
+    right"): it describes nothing to fix by itself, so no advice to fix it follows a message made only of these."""
+    return Text(text, actionable=False)
 
 
 def diagnose(key, text):
@@ -212,6 +227,7 @@ class Outcome:
         self.fraction = max(0.0, min(1.0, float(fraction)))
         self.message = message
         self.keys = frozenset(keys) | keys_of(message)
+        self.actionable = actionable_of(message)
 
     def __repr__(self):
         return f"Outcome({self.fraction:.3f}, {self.message!r})"
@@ -247,7 +263,9 @@ class Claims:
         if not substance:
             _note_claim(name, False)
             shown = not holds and message and not keys_of(message)
-            self.failed.append((weight, join(message, " ", unearned) if shown else unearned))
+            self.failed.append((weight, message if shown else unearned))
+            if shown:
+                self.failed.append((0, unearned))   # said once, however many claims wait
             return False
         return self.claim(name, weight, holds, message)
 
@@ -259,7 +277,7 @@ class Claims:
         messages = list(dict.fromkeys(m for _, m in self.failed if m))   # each mistake once
         keys = frozenset().union(*(keys_of(m) for m in messages))
         _note_keys(keys)
-        return Outcome(fraction, Text("\n".join(f"- {m}" for m in messages), keys))
+        return Outcome(fraction, Text("\n".join(f"- {m}" for m in messages), keys, any(map(actionable_of, messages))))
 
 
 def values(x, what, shape=None):

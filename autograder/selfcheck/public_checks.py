@@ -9,7 +9,7 @@ PUBLIC maps each graded file to its public checks (the students' pytest runs one
 import numpy as np
 
 from . import devices
-from .expect import CheckFailed, Claims, StudentError, diagnose, fmt, near, scalar, values
+from .expect import CheckFailed, Claims, StudentError, deferred, diagnose, fmt, near, scalar, values
 
 try:   # in the judge, text from the student's process passes through its one redaction
     from autograder.redaction import student_text
@@ -150,9 +150,34 @@ LARGE = [
 ]
 
 
+# moderate logits, where every formulation is exact: a loss wrong here is wrong everywhere (test 3.1 charges
+# that), and its values at |h| = 1e4 say nothing more
+MODERATE = (np.array([0.5, -1.0, 2.0], np.float32), np.array([-0.3, 1.5, 0.0], np.float32), {
+    "discriminator_loss": 1.6210607952508422, "generator_loss_minimax": -0.9829719010037415,
+    "generator_loss_nonsaturating": 0.5829719010037416})
+
+
+def wrong_at_moderate_logits(run):
+    """{loss: message} for the losses that return a finite but wrong value at MODERATE logits."""
+    real, fake, expected = MODERATE
+    out = run("gan_losses", real=real, fake=fake)
+    wrong = {}
+    for name in LOSSES:
+        got = None if out[name] is None else np.asarray(out[name], np.float64)
+        if got is None or got.size != 1 or not np.isfinite(got).all() or near(float(got.reshape(())), expected[name], 1e-4):
+            continue
+        wrong[name] = (f"{name} is wrong at moderate logits too (at real logits [0.5, -1, 2] and fake logits "
+                       f"[-0.3, 1.5, 0]: got {fmt(float(got.reshape(())))}, expected {fmt(expected[name])}; test 3.1 "
+                       "judges its formula): its values at |logits| = 1e4 are judged once it is right there.")
+    return wrong
+
+
 def gan_large_logits(run):
-    """Finite and accurate at |h| = 1e4 (the stable formulations), values and gradients: deterministic."""
+    """Finite and accurate at |h| = 1e4 (the stable formulations), values and gradients: deterministic. A loss
+    already wrong at moderate logits is said so once (its large-logit values earn nothing, and are not
+    described again)."""
     claims = Claims()
+    wrong_formula = None
     for real, fake, expected in LARGE:
         out = run("gan_losses", real=real, fake=fake)
         at = f"at real logits [{', '.join(map(fmt, real))}] and fake logits [{', '.join(map(fmt, fake.ravel()))}]"
@@ -173,10 +198,13 @@ def gan_large_logits(run):
                 continue
             v = float(got.reshape(()))
             ok = bool(np.isfinite(v)) and near(v, value, 1e-4)
-            claims.claim("value", 1, ok, "" if ok else f"{name} {at}: got {fmt(v)}, expected {fmt(value)}; " + (
+            if not ok and np.isfinite(v) and wrong_formula is None:
+                wrong_formula = wrong_at_moderate_logits(run)
+            claims.claim("value", 1, ok, "" if ok else wrong_formula[name] if np.isfinite(v) and name in wrong_formula
+                         else f"{name} {at}: got {fmt(v)}, expected {fmt(value)}; " + (
                 diagnose("gan_unstable", UNSTABLE) if not np.isfinite(v)
-                else "it is finite but wrong here; where it is right at moderate logits (test 3.1), the docstring's "
-                     "F.logsigmoid / F.softplus stay exact at any |h|."))
+                else "it is finite but wrong here, and right at moderate logits: the docstring's F.logsigmoid / "
+                     "F.softplus stay exact at any |h|."))
             for side, want in (("real", grad_real), ("fake", grad_fake)):
                 grad = out[f"{name}_grad_{side}"]
                 if want is None and grad is None:
@@ -200,6 +228,31 @@ ALPHA_BARS = np.array([0.9999, 0.99758912, 0.993077800312889, 0.9863910764574488
 WRAPPED = (0.9506521004823143, 962.5577069924933, 0.0962605838487735)
 # q_posterior at t = T = 10: mean = C0 x0 + CT xt, var (literals from the reference, float64)
 AT_T = (0.19952167333511334, 0.8002737958134154, 0.016167972223587554)
+# at an ordinary time, t = 5 (literals from the reference, float64): q_xt_given_x0's (sqrt(alpha_bar_5), 1 -
+# alpha_bar_5) and q_posterior's (C0, CT, var). A function wrong there is wrong everywhere (tests 4.2 and 4.3
+# judge its formula): its values at t = 1 and t = T earn nothing and are not described again.
+AT_5 = {"q_xt_given_x0": (0.9887205653133647, 0.0, 0.02243164372642059),
+        "q_posterior": (0.396019744892581, 0.6039648663709842, 0.005426453008063376)}
+ORDINARY_TEST = {"q_xt_given_x0": "4.2", "q_posterior": "4.3"}
+
+
+def wrong_at_ordinary_t(run, betas, x0, xt):
+    """{function: message} for q_xt_given_x0 and q_posterior where their finite outputs at t = 5 are wrong."""
+    out = run("diffusion", betas=betas, x0=x0, xt=xt, t=5)
+    x0d, xtd = x0.astype(np.float64), xt.astype(np.float64)
+    wrong = {}
+    for name, (c0, ct, want_var) in AT_5.items():
+        if out[name] is None:
+            continue
+        mean, var = (np.asarray(p, np.float64) for p in out[name])
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+            continue
+        tol = returned_tol(out, name)
+        if mean.shape == x0.shape and np.allclose(mean, c0 * x0d + ct * xtd, **tol) and np.allclose(var, want_var, **tol):
+            continue
+        wrong[name] = (f"{name} is wrong at an ordinary time too (test {ORDINARY_TEST[name]} judges its formula): its "
+                       "values at t = 1 and t = T are judged once it is right there.")
+    return wrong
 
 
 def linear_form(mean, x0, xt=None):
@@ -253,6 +306,21 @@ def diffusion_edges_and_dtypes(run):
         x0d, xtd = x0.astype(np.float64), xt.astype(np.float64)
         inputs = f"({dtype} inputs)"
         right = {}
+        at_5 = []
+
+        def ordinary():
+            """wrong_at_ordinary_t on these inputs, asked once and only when a value at t = 1 or T is wrong."""
+            if not at_5:
+                at_5.append(wrong_at_ordinary_t(run, betas, x0, xt))
+            return at_5[0]
+
+        def wrong_everywhere(name):
+            return ordinary()[name] + helper_note(name)
+
+        def helper_note(name):
+            """A caller's wrong value beside a wrong alpha_bars: the helper may explain it (not established)."""
+            return ("" if right.get("alpha_bars", True) else f" Your alpha_bars is wrong here (above): if {name} "
+                    "uses it, fix alpha_bars first.")
 
         def outputs(name):
             if out[name] is None:
@@ -277,10 +345,12 @@ def diffusion_edges_and_dtypes(run):
             ok_mean = mean.shape == x0.shape and np.allclose(mean, 0.99994999875 * x0d, **tol)
             ok_var = np.allclose(var, 1e-4, **tol)
             right["q_xt_given_x0"] = ok_mean and ok_var
-            claims.claim("q_xt_given_x0 at t = 1", 1, right["q_xt_given_x0"], "q_xt_given_x0 at t = 1 of this "
+            claims.claim("q_xt_given_x0 at t = 1", 1, right["q_xt_given_x0"], "" if right["q_xt_given_x0"] else
+                         wrong_everywhere("q_xt_given_x0") if ordinary().get("q_xt_given_x0") else "q_xt_given_x0 at t = 1 of this "
                          f"schedule {inputs} should have mean 0.99995 x0 and variance 1e-4; got "
                          + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d)}"])
-                                     + ([] if ok_var else [f"variance {fmt(float(np.ravel(var)[0]))}"])) + ".")
+                                     + ([] if ok_var else [f"variance {fmt(float(np.ravel(var)[0]))}"])) + "."
+                         + helper_note("q_xt_given_x0"))
         post = outputs("q_posterior")
         if post is not None:
             mean, var = post
@@ -316,7 +386,7 @@ def diffusion_edges_and_dtypes(run):
                 f"q_posterior at t = 1 {inputs} returns NaN or inf, and alpha_bars is wrong on this schedule: if "
                 "q_posterior uses it, fix alpha_bars first.")
             claims.claim("q_posterior at t = 1", 3, right["q_posterior"], "" if right["q_posterior"] else nan_cause
-                         if not finite else
+                         if not finite else wrong_everywhere("q_posterior") if ordinary().get("q_posterior") else
                 diagnose("post_t1_wraps", "q_posterior at t = 1 used the last alpha_bar as alpha_bar_0: index t - 2 is "
                          "-1 there, which wraps around to the end; at t = 1, alpha_bar_0 = 1.") if wrapped else
                 diagnose("post_t1_xt", f"q_posterior at t = 1 {inputs} returns x_t as the mean, and is right at "
@@ -324,7 +394,8 @@ def diffusion_edges_and_dtypes(run):
                 if returns_xt_at_1 and ok_T else
                 f"q_posterior at t = 1 {inputs} should have mean x0 and variance 0; got "
                 + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d, xtd)}"])
-                            + ([] if ok_var else [f"variance {fmt(float(np.max(var)))}"])) + ".")
+                            + ([] if ok_var else [f"variance {fmt(float(np.max(var)))}"])) + "."
+                + helper_note("q_posterior"))
             claims.claim("q_posterior at t = T", 1, ok_T, "" if ok_T else (
                 diagnose("index_past_end", f"q_posterior at t = T {inputs} raised {student_text(error)}; times are "
                          "1-indexed, so alpha_bar_t is at index t - 1 and index t runs past the end.")
@@ -332,8 +403,9 @@ def diffusion_edges_and_dtypes(run):
                 else f"q_posterior at t = T {inputs} raised {student_text(error)}." + (
                     "" if right.get("alpha_bars") else " Your alpha_bars is wrong here (above): if q_posterior uses "
                     "it, fix alpha_bars first.") if error else
+                wrong_everywhere("q_posterior") if ordinary().get("q_posterior") else
                 f"q_posterior at t = T = 10 of this schedule {inputs} should have mean 0.19952 x0 + 0.80027 xt and "
-                f"variance 0.016168; got {got_T}."))
+                f"variance 0.016168; got {got_T}." + helper_note("q_posterior")))
             right["q_posterior"] = right["q_posterior"] or ok_T
         for name in ("alpha_bars", "q_xt_given_x0", "q_posterior"):
             if name not in right:
@@ -341,7 +413,7 @@ def diffusion_edges_and_dtypes(run):
             kept = out[name + "_dtype"] is not None and all(d == dtype for d in out[name + "_dtype"])
             claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, "
                                                      f"got {', '.join(out[name + '_dtype'] or [])}."), right[name],
-                        f"{name}'s dtype {inputs} earns points once its values are right (at t = 1 or t = T here).")
+                        deferred("the dtype claims earn points once the values are right (at t = 1 or t = T here)."))
     devices.claim(run, claims, "diffusion.py", weight=2, substance=any(right.values()))   # outputs on the inputs' device
     return claims.outcome()
 
