@@ -27,7 +27,7 @@ from autograder.checks.inputs import GoldenError
 from autograder.faults import GraderFault, SubmissionStopped
 from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_STEP, NOT_REPEATABLE, next_step
 from autograder.sandbox.ground import Ground
-from autograder.redaction import student_text
+from autograder.redaction import hide_numbers, student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
 
 PACKAGE = Path(__file__).resolve().parent
@@ -151,6 +151,10 @@ def judge(test, run):
     except StudentError as error:
         if str(error).startswith("NotImplementedError"):   # the handout's stub, untouched
             return 0.0, f"Not written yet: {student_text(str(error))}\n" + NEXT_STEP["unwritten"]
+        if str(error).startswith("StudentValueError: "):   # the probe's check of a returned value, not a raise
+            # the probe's words, with what it says of the returned value (types, shapes) redacted as student text
+            returned = hide_numbers(str(error).removeprefix("StudentValueError: ").split("\n")[0])[:300]
+            return 0.0, f"Your code returned what the API does not promise: {returned}.\n" + next_step(test)
         return 0.0, f"Your code raised an error:\n{student_text(str(error))}\n" + next_step(test)
     except CheckFailed as failed:
         return 0.0, f"{failed}\n" + next_step(test)

@@ -61,6 +61,7 @@ DIAGNOSES = {
     "vae_not_differentiable": "nelbo carries no gradient",
     # models/gan.py
     "gan_sum": "a sum where the mean belongs",
+    "gan_batch_mean": "the sum divided by the batch size (shape[0]), not by the number of elements",
     "gan_sign": "the loss's sign flipped",
     "gan_d_swapped": "real and fake logits in swapped roles",
     "gan_minimax_is_nonsat": "the non-saturating loss written for the minimax one",
@@ -117,6 +118,7 @@ DIAGNOSES = {
     "fisher_not_detached": "the returned tensors require grad",
     "fisher_missing_keys": "entries missing from the returned dict",
     "penalty_no_half": "the penalty without its factor 1/2",
+    "penalty_no_lam": "the penalty without its strength lam (1/2 sum F (theta - star)^2)",
     "penalty_not_squared": "(theta - star) not squared",
     "penalty_no_fisher": "no Fisher weights (plain L2)",
     "penalty_mean_fisher": "the mean Fisher in place of element-wise weights",

@@ -88,6 +88,14 @@ REC_CUT = ("no gradient of rec reaches the encoder: the path from m and v throug
            "drawn from it, .item() or numpy); rec must be a differentiable function of z = "
            "ut.sample_gaussian(m, v).")
 
+def returned_numbers(out):
+    """The message for kl or rec returned as Python numbers (their values are judged as they are), or None."""
+    if out.get("numbers"):
+        return (f"negative_elbo_bound returned {' and '.join(out['numbers'])}; the API asks for 0-dim tensors "
+                "(no .item() or float()).")
+    return None
+
+
 def vae_bound_properties(run):
     """Properties of negative_elbo_bound on the model's own initial weights (seeded): three finite
     0-dim tensors, kl >= 0, rec > 0, nelbo = kl + rec, one call of ut.sample_gaussian, batch means
@@ -103,6 +111,7 @@ def vae_bound_properties(run):
     claims.claim("kl non-negative", 1, kl >= 0, f"kl is {fmt(kl)}: a KL divergence is never negative.")
     claims.claim("rec positive", 1, rec > 0, f"rec is {fmt(rec)}: -log p(x|z) of binary pixels is positive.")
     claims.claim("nelbo = kl + rec", 1, near(nelbo, kl + rec, 1e-5), f"nelbo ({fmt(nelbo)}) should equal kl + rec ({fmt(kl + rec)}).")
+    claims.claim("0-dim tensors", 1, returned_numbers(out) is None, returned_numbers(out))
     claims.claim("one sampler call", 1, out["sampler_calls"] == 1, diagnose(
         "vae_sampler_calls", f"ut.sample_gaussian was called {out['sampler_calls']} times: draw ONE sample z ~ q(z|x) "
         "with ut.sample_gaussian(m, v)."))

@@ -1,0 +1,43 @@
+"""Sentences of the feedback that were false or misleading for an outside reader's wrong submissions
+(/work/notes/reading/report.md, issue 19): each test grades one corpus variant (tests/corpus/accuracy/)
+through the judge, the tests of its own file only, and reads what it is told."""
+import sys
+
+import pytest
+
+from helpers import REPO
+from autograder.grade import judge, load_config
+from autograder.selfcheck.expect import CheckFailed, StudentError
+from staff import audit
+
+sys.path.insert(0, str(REPO / "tests" / "corpus" / "accuracy"))   # apply.py, as the audit imports it
+
+
+def graded(name, numbers):
+    """{test number: (fraction, message, keys named, claims)} of the corpus variant `name`."""
+    variant, = [v for v in audit.variants(name) if v["name"] == name]
+    tests = [t for t in load_config()["tests"] if t["number"] in numbers]
+    return audit.grade_variant(variant, tests)
+
+
+def test_kl_and_rec_returned_as_floats_are_charged_once_as_a_return_type_not_as_an_error():
+    result = graded("vae_terms_as_floats", {"2.1", "2.2", "2.3"})
+    assert result["2.1"][0] == 1.0 and result["2.3"][0] == 1.0, result   # values right; nelbo's gradients right
+    fraction, message, _, _ = result["2.2"]
+    assert fraction < 1.0 and "returned kl as a float and rec as a float" in message
+    assert "raised" not in message
+
+
+def test_a_probe_s_check_of_a_returned_value_is_not_told_as_the_student_s_code_raising():
+    def check(run):
+        raise StudentError("StudentValueError: z should be a torch.Tensor, but it is a list")
+    test = {"number": "9.9", "check": "x", "file": "utils.py", "public": False}
+    import autograder.grade as grade
+    original = grade.check_function
+    grade.check_function = lambda name: check
+    try:
+        fraction, message = judge(test, None)
+    finally:
+        grade.check_function = original
+    assert fraction == 0.0 and "raised" not in message
+    assert message.startswith("Your code returned what the API does not promise: z should be a torch.Tensor")
