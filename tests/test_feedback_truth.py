@@ -41,3 +41,11 @@ def test_a_probe_s_check_of_a_returned_value_is_not_told_as_the_student_s_code_r
         grade.check_function = original
     assert fraction == 0.0 and "raised" not in message
     assert message.startswith("Your code returned what the API does not promise: z should be a torch.Tensor")
+
+
+def test_large_logit_advice_only_for_a_loss_right_at_moderate_logits_and_no_real_logits_for_the_generator():
+    fraction, message, _, _ = graded("minimax_sign_flipped", {"3.2"})["3.2"]   # wrong at every logit
+    assert fraction < 1.0 and "stay exact at any |h|" not in message and "wrong at moderate logits too" in message
+    assert "generator_loss_minimax at fake logits [" in message and "minimax at real logits" not in message
+    fraction, message, _, _ = graded("nonsat_log_eps", {"3.2"})["3.2"]         # right at moderate logits only
+    assert fraction < 1.0 and "stay exact at any |h|" in message and "moderate logits too" not in message
