@@ -49,3 +49,17 @@ def test_large_logit_advice_only_for_a_loss_right_at_moderate_logits_and_no_real
     assert "generator_loss_minimax at fake logits [" in message and "minimax at real logits" not in message
     fraction, message, _, _ = graded("nonsat_log_eps", {"3.2"})["3.2"]         # right at moderate logits only
     assert fraction < 1.0 and "stay exact at any |h|" in message and "moderate logits too" not in message
+
+
+def test_a_dz_dv_ratio_that_changes_with_v_is_said_to_vary_not_given_as_one_median_factor():
+    import numpy as np
+    from autograder.checks.utils import observed_ratio
+    v = np.array([[0.04, 0.3, 1.0, 9.0]] * 3)
+    eps = np.linspace(-1.5, 1.2, 12).reshape(3, 4)
+    right = eps / (2 * np.sqrt(v))
+    softplus = np.log1p(np.exp(v))                       # z = m + sqrt(softplus(v)) eps
+    got = eps * (1 / (1 + np.exp(-v))) / (2 * np.sqrt(softplus))
+    told = observed_ratio(got, right, v)
+    assert "varies with v" in told and "median" not in told, told
+    assert observed_ratio(0.5 * right, right, v) == "observed 0.5 times that."
+    assert "element to element" in observed_ratio(right * (1 + eps), right, v)

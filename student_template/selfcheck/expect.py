@@ -60,6 +60,7 @@ DIAGNOSES = {
     "vae_sampler_calls": "ut.sample_gaussian called more than once or never",
     "vae_rec_no_encoder_gradient": "no gradient of rec reaches the encoder (z detached)",
     "vae_not_differentiable": "nelbo carries no gradient",
+    "vae_terms_not_tensors": "kl or rec returned as a Python number (.item() or float()), not a 0-dim tensor",
     # models/gan.py
     "gan_sum": "a sum where the mean belongs",
     "gan_batch_mean": "the sum divided by the batch size (shape[0]), not by the number of elements",

@@ -91,8 +91,8 @@ REC_CUT = ("no gradient of rec reaches the encoder: the path from m and v throug
 def returned_numbers(out):
     """The message for kl or rec returned as Python numbers (their values are judged as they are), or None."""
     if out.get("numbers"):
-        return (f"negative_elbo_bound returned {' and '.join(out['numbers'])}; the API asks for 0-dim tensors "
-                "(no .item() or float()).")
+        return diagnose("vae_terms_not_tensors", f"negative_elbo_bound returned {' and '.join(out['numbers'])}; the "
+                        "API asks for 0-dim tensors (no .item() or float()).")
     return None
 
 
