@@ -63,3 +63,13 @@ def test_a_dz_dv_ratio_that_changes_with_v_is_said_to_vary_not_given_as_one_medi
     assert "varies with v" in told and "median" not in told, told
     assert observed_ratio(0.5 * right, right, v) == "observed 0.5 times that."
     assert "element to element" in observed_ratio(right * (1 + eps), right, v)
+
+
+def test_a_fisher_zero_everywhere_is_said_so_and_gradients_never_zeroed_are_named():
+    import numpy as np
+    from autograder.checks.ewc import how_far
+    state = {"w": np.ones((2, 3)), "b": np.ones(3)}
+    told = how_far({k: np.zeros_like(a) for k, a in state.items()}, state, state)
+    assert "zero everywhere" in told and "off by up to" not in told, told
+    fraction, message, keys, _ = graded("fisher_never_zeroes_grad", {"5.1"})["5.1"]
+    assert fraction < 1.0 and keys == ["fisher_grad_accumulated"], (keys, message)

@@ -60,6 +60,13 @@ def fisher_hypotheses(state, x, y, batch_size):
          "it equals the Fisher of the first batch alone: average over all samples the loader yields"),
         ("fisher_prob_not_log", {k: ((scale(prob_y, k) * g) ** 2).mean(0) for k, g in grads.items()},
          "it equals the squared gradient of the probability p(y|x), not of its log: differentiate log_softmax"),
+        ("fisher_grad_accumulated", {k: (np.cumsum(g, 0) ** 2).mean(0) for k, g in grads.items()},
+         "it equals the squares of RUNNING SUMS of the per-sample gradients: .grad accumulates, so zero it "
+         "(model.zero_grad()) before each sample's backward"),
+        ("fisher_grad_accumulated", {k: sum((np.cumsum(g[c], 0) ** 2).sum(0) for c in chunks) / n
+                                     for k, g in grads.items()},
+         "it equals the squares of running sums of the per-sample gradients within each batch: .grad accumulates, "
+         "so zero it (model.zero_grad()) before each sample's backward"),
         ("fisher_unbiased", {k: (g ** 2).sum(0) / (n - 1) for k, g in grads.items()} if n > 1 else None,
          f"it equals the sum divided by N - 1 = {n - 1}: the empirical Fisher is a plain mean, divide by N = {n}"),
     ]
@@ -73,6 +80,8 @@ def how_far(got, expected, state):
     broken = [k for k in state if not np.all(np.isfinite(got[k]))]
     if broken:
         return f"{', '.join(broken)} contain NaN or inf"
+    if not any(np.any(got[k]) for k in state):
+        return "it is zero everywhere (every entry of every parameter's Fisher)"
     worst = max(state, key=lambda k: float(np.abs(got[k] - expected[k]).max()))
     scale = max(float(np.abs(expected[worst]).max()), 1e-12)
     return f"{worst} is off by up to {fmt(float(np.abs(got[worst] - expected[worst]).max()) / scale)} of its largest entry"
