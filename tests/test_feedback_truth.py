@@ -73,3 +73,10 @@ def test_a_fisher_zero_everywhere_is_said_so_and_gradients_never_zeroed_are_name
     assert "zero everywhere" in told and "off by up to" not in told, told
     fraction, message, keys, _ = graded("fisher_never_zeroes_grad", {"5.1"})["5.1"]
     assert fraction < 1.0 and keys == ["fisher_grad_accumulated"], (keys, message)
+
+
+def test_a_penalty_that_crashes_on_a_frozen_parameter_loses_points_and_is_told_where():
+    fraction, message, keys, _ = graded("penalty_over_all_named_parameters", {"5.3"})["5.3"]
+    assert 0 < fraction < 1.0 and "frozen" in message and "KeyError" in message, message
+    assert keys == ["penalty_frozen_parameters"]
+    assert graded("penalty_forgets_lam", {"5.3"})["5.3"][0] < 1.0

@@ -131,6 +131,7 @@ DIAGNOSES = {
     "penalty_no_gradient": "no gradient reaches the model's parameters",
     "penalty_leak": "gradient flows into fisher or star",
     "penalty_sign": "the penalty's sign flipped",
+    "penalty_frozen_parameters": "summed over every named parameter, frozen ones (not in fisher) included",
     # any file
     "not_written": "the function still raises NotImplementedError",
     "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",

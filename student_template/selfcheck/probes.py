@@ -325,10 +325,13 @@ def fisher(hw, state, x, y, batch_size, train_mode, seed=0, dropout=0.5):
 
 
 @probe
-def ewc_penalty(hw, state, fisher, star, lam):
-    """The student's penalty, its gradient w.r.t. the parameters, and any gradient into fisher/star."""
+def ewc_penalty(hw, state, fisher, star, lam, frozen=()):
+    """The student's penalty, its gradient w.r.t. the parameters, and any gradient into fisher/star.
+    `frozen`: parameters set to requires_grad=False (fisher and star then have no entry for them)."""
     hw.require("ewc.py")
     model = small_net(state)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in frozen)
     f = tensors(fisher, requires_grad=True)
     s = tensors(star, requires_grad=True)
     value = hw.ewc.ewc_penalty(model, f, s, float(lam))
@@ -336,7 +339,7 @@ def ewc_penalty(hw, state, fisher, star, lam):
         return {"value": np.array(float(value)), "tensor": False, "grad": None, "leak": False}
     out = {"value": array(value, "the penalty"), "tensor": True, "grad": None, "leak": False}
     if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
-        params = dict(model.named_parameters())
+        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         leaves = list(params.values()) + list(f.values()) + list(s.values())
         grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
         out["grad"] = {n: grad_array(g) for n, g in zip(params, grads)}
