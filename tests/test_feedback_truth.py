@@ -80,3 +80,9 @@ def test_a_penalty_that_crashes_on_a_frozen_parameter_loses_points_and_is_told_w
     assert 0 < fraction < 1.0 and "frozen" in message and "KeyError" in message, message
     assert keys == ["penalty_frozen_parameters"]
     assert graded("penalty_forgets_lam", {"5.3"})["5.3"][0] < 1.0
+
+
+def test_a_detached_kl_is_named_from_nelbo_s_gradient_being_rec_s_alone():
+    fraction, message, keys, _ = graded("vae_kl_detached", {"2.3"})["2.3"]
+    assert fraction < 1.0 and keys == ["vae_kl_no_gradient"], (keys, message)
+    assert "through z" not in [t for t in load_config()["tests"] if t["number"] == "2.3"][0]["name"].split("(rec")[0]

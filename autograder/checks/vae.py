@@ -238,5 +238,17 @@ def gradients(run):
         # a cut path (above) explains these gradients: its message is the one shown
         claims.claim(f"{where} gradient", weight, ok, "" if ok or rec_cut else f"the gradient of nelbo w.r.t. the "
                      f"{where} " + ("is missing." if missing else "is off by up to " + fmt(max(relative_error(
-                         grads[n], expected["nelbo_grad"][n]) for n in names)) + " (relative to its largest entry)."))
+                         grads[n], expected["nelbo_grad"][n]) for n in names)) + " (relative to its largest entry)"
+                         + kl_without_gradient(grads, expected["nelbo_grad"], out["rec_grad"], names, substance) + "."))
     return claims.outcome()
+
+
+def kl_without_gradient(grads, expected, rec_grad, names, substance):
+    """': <cause>' when nelbo's gradient is exactly rec's own (the KL adds none) and the right one is not."""
+    if not substance or not rec_grad or any(rec_grad.get(n) is None for n in names):
+        return ""
+    match = lambda a, b: all(np.allclose(a[n], b[n], rtol=1e-3, atol=1e-5) for n in names)
+    why = identify(grads, expected, [("vae_kl_no_gradient", rec_grad, "it equals the gradient of rec alone, so the KL "
+                                      "sends none: kl must stay attached to the encoder's m and v (no .detach(), "
+                                      ".item() or numpy)")], match)
+    return ": " + why if why else ""   # Text + keeps the key

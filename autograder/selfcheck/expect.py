@@ -58,6 +58,7 @@ DIAGNOSES = {
     "vae_rec_pixel_mean": "rec averaged over pixels",
     "vae_sampler_calls": "ut.sample_gaussian called more than once or never",
     "vae_rec_no_encoder_gradient": "no gradient of rec reaches the encoder (z detached)",
+    "vae_kl_no_gradient": "the KL sends no gradient into nelbo (kl detached from the encoder's m and v)",
     "vae_not_differentiable": "nelbo carries no gradient",
     "vae_terms_not_tensors": "kl or rec returned as a Python number (.item() or float()), not a 0-dim tensor",
     # models/gan.py
