@@ -155,7 +155,8 @@ def judge(test, run):
             # the probe's words, with what it says of the returned value (types, shapes) redacted as student text
             returned = hide_numbers(str(error).removeprefix("StudentValueError: ").split("\n")[0])[:300]
             return 0.0, f"Your code returned what the API does not promise: {returned}.\n" + next_step(test)
-        return 0.0, f"Your code raised an error:\n{student_text(str(error))}\n" + next_step(test)
+        shapes = f"\n({error.inputs})" if getattr(error, "inputs", "") else ""
+        return 0.0, f"Your code raised an error:\n{student_text(str(error))}{shapes}\n" + next_step(test)
     except CheckFailed as failed:
         return 0.0, f"{failed}\n" + next_step(test)
     except GoldenError as error:

@@ -86,3 +86,30 @@ def test_a_detached_kl_is_named_from_nelbo_s_gradient_being_rec_s_alone():
     fraction, message, keys, _ = graded("vae_kl_detached", {"2.3"})["2.3"]
     assert fraction < 1.0 and keys == ["vae_kl_no_gradient"], (keys, message)
     assert "through z" not in [t for t in load_config()["tests"] if t["number"] == "2.3"][0]["name"].split("(rec")[0]
+
+
+def test_a_runtime_error_whose_sizes_are_redacted_comes_with_the_shapes_the_judge_sent(tmp_path):
+    import shutil
+    import numpy as np
+    from helpers import HANDOUT, REFERENCE
+    from autograder.checks import gan
+    from autograder.selfcheck.local import local_run
+    root = tmp_path / "submission"
+    shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__"))
+    for rel in ("utils.py", "models/gan.py"):
+        shutil.copyfile(REFERENCE / rel, root / rel)
+    utils = (root / "utils.py").read_text()
+    (root / "utils.py").write_text(utils.replace("torch.randn_like(m)", "torch.randn(m.size(0), m.size(1))"))
+    gan_py = (root / "models/gan.py").read_text()
+    (root / "models/gan.py").write_text(gan_py.replace(
+        "return -F.logsigmoid(logits_fake).mean()",
+        "return F.binary_cross_entropy_with_logits(logits_fake, torch.ones(logits_fake.size(0)))"))
+    run = local_run(root, clean_root=HANDOUT)
+    with pytest.raises(StudentError) as raised:
+        run("sample_gaussian", m=np.zeros((4, 3, 2), np.float32), v=np.ones((4, 3, 2), np.float32))
+    assert raised.value.inputs == "this call's inputs: m of shape (4, 3, 2), v of shape (4, 3, 2)"
+    test = [t for t in load_config()["tests"] if t["number"] == "1.1"][0]
+    fraction, message = judge(test, run)
+    assert fraction == 0.0 and "(this call's inputs: m of shape (" in message and "#" in message, message
+    fraction, message = judge([t for t in load_config()["tests"] if t["number"] == "3.1"][0], run)
+    assert "raised ValueError" in message and "this call's inputs: logits_fake of shape (12, 1)" in message, message

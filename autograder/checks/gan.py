@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.redaction import student_text
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, keys_of, near, values
+from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, input_shapes, keys_of, near, values
 from autograder.selfcheck.public_checks import UNSTABLE
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng
@@ -115,7 +115,8 @@ def compare(run, real, fake, claims, label, weight=1.0, said=None):
     expected = expected_losses(real, fake)
     for name in LOSSES:
         if out[name] is None:
-            claims.fail(weight * 2, once(name, raised(name, out[name + "_error"]) + f" ({label})."))
+            sent = {"logits_real": real, "logits_fake": fake} if name == "discriminator_loss" else {"logits_fake": fake}
+            claims.fail(weight * 2, once(name, raised(name, out[name + "_error"]) + f" ({label}; {input_shapes(sent)})."))
             continue
         value = values(out[name], name)
         if value.size != 1:
