@@ -226,31 +226,29 @@ def penalty(run):
     claims = Claims()
     unearned = "the penalty's gradient and its constants earn points once its value is right."
     claims.claim("value", 2, wrong["value"] is None, wrong["value"])
-    claims.form("frozen parameter", 1, *frozen_parameter(run), substance, unearned)
+    crash = frozen_parameter_crash(run)
+    claims.form("frozen parameter", 1, crash is None, crash, substance, unearned)
     claims.form("gradient", 2, wrong["gradient"] is None, wrong["gradient"], substance, unearned)
     claims.form("nothing into fisher or star", 1, wrong["leak"] is None, wrong["leak"], substance, unearned)
     return claims.outcome()
 
 
-def frozen_parameter(run):
-    """(holds, message): with a parameter that does not require grad, fisher and star have no entry for it
-    (the contract's fisher is over the parameters that require grad) and the penalty sums over their names."""
+def frozen_parameter_crash(run):
+    """What to say when the penalty raises for a model with a parameter that does not require grad (fisher and
+    star have no entry for it: the contract's fisher is over the parameters that require grad), else None.
+    Its value there is not judged here: a wrong value is the value claim's mistake, charged once."""
     g = rng("ewc", "penalty", "frozen")
     state = small_net_state(g, 5, 3, 3)
     frozen = "out.bias"
     fisher = {k: g.uniform(0, 2, v.shape).astype(np.float32) for k, v in state.items() if k != frozen}
     star = {k: (state[k] + g.normal(0, 0.5, state[k].shape)).astype(np.float32) for k in fisher}
-    lam = 3.0
-    where = (f"with {frozen} frozen (requires_grad False, so fisher and star have no entry for it, as fisher_diagonal "
-             "returns none)")
     try:
-        out = run("ewc_penalty", state=state, fisher=fisher, star=star, lam=lam, frozen=[frozen])
+        run("ewc_penalty", state=state, fisher=fisher, star=star, lam=3.0, frozen=[frozen])
     except StudentError as error:
-        told = f"{where}, ewc_penalty raised {student_text(str(error))}: sum over the names in fisher."
+        told = (f"with {frozen} frozen (requires_grad False, so fisher and star have no entry for it, as "
+                f"fisher_diagonal returns none), ewc_penalty raised {student_text(str(error))}: sum over the names "
+                "in fisher.")
         # a KeyError naming the frozen parameter: it looked up fisher or star for every named parameter
         looked_up = str(error).startswith(f"KeyError: '{frozen}'")
-        return False, diagnose("penalty_frozen_parameters", told) if looked_up else told
-    value = values(out["value"], "the penalty")
-    expected = lam / 2 * sum((fisher[k] * (state[k].astype(np.float64) - star[k]) ** 2).sum() for k in fisher)
-    ok = value.size == 1 and bool(np.isclose(float(value.ravel()[0]), expected, rtol=1e-4))
-    return ok, None if ok else f"{where}, the penalty is {fmt(float(value.ravel()[0]))}, expected {fmt(expected)}."
+        return diagnose("penalty_frozen_parameters", told) if looked_up else told
+    return None
