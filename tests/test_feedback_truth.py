@@ -113,3 +113,10 @@ def test_a_runtime_error_whose_sizes_are_redacted_comes_with_the_shapes_the_judg
     assert fraction == 0.0 and "(this call's inputs: m of shape (" in message and "#" in message, message
     fraction, message = judge([t for t in load_config()["tests"] if t["number"] == "3.1"][0], run)
     assert "raised ValueError" in message and "this call's inputs: logits_fake of shape (12, 1)" in message, message
+
+
+@pytest.mark.parametrize("name", ["vae_rec_sum_kl_mean", "vae_std_into_sampler", "vae_rec_missing_minus",
+                                  "vae_sigmoid_then_bce_logits", "vae_rec_mean_over_pixels"])
+def test_a_wrong_rec_is_never_told_that_the_kl_has_no_gradient(name):
+    _, _, keys, _ = graded(name, {"2.3"})["2.3"]
+    assert "vae_kl_no_gradient" not in keys
