@@ -139,6 +139,21 @@ def test_one_rule_names_a_cause_only_when_one_key_fits_and_the_correct_output_do
     assert identify(2.0, 1.0, [("gan_half", None, "")], match) is None                           # not predictable
 
 
+def test_a_penalty_without_lam_and_one_without_its_half_are_told_apart_and_never_named_where_equal():
+    """At lam = 0.5 both give S / 2: no cause; the check's own lams tell them apart (neither hides the other)."""
+    from autograder.checks import ewc
+    g = np.random.default_rng(0)
+    state = {"w": g.normal(size=(3, 2))}
+    fisher, star = {"w": g.uniform(0, 2, (3, 2))}, {"w": g.normal(size=(3, 2))}
+    s = float((fisher["w"] * (state["w"] - star["w"]) ** 2).sum())
+    match = lambda a, b: bool(np.isclose(a, b, rtol=1e-4))
+    told = lambda lam, v: identify(v, lam / 2 * s, ewc.penalty_hypotheses(state, fisher, star, lam), match)
+    assert told(0.5, s / 2) is None and told(0.5, 0.5 * s) is None
+    for lam in ewc.PENALTY_LAMS:
+        assert lam == 1.0 or told(lam, s / 2).keys == {"penalty_no_lam"}
+        assert told(lam, lam * s).keys == {"penalty_no_half"}
+
+
 def test_every_variant_is_wrong_or_correct_as_declared_by_a_check_that_does_not_use_the_grader():
     """validate.py compares each variant with the reference directly (values, gradients, statistics)."""
     result = subprocess.run([PYTHON, "tests/corpus/accuracy/validate.py"], cwd=REPO, capture_output=True, text=True,

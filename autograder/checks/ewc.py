@@ -7,7 +7,8 @@ right in eval mode and wrong in train mode; the parameters changed)."""
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, values
+from autograder.redaction import student_text
+from autograder.selfcheck.expect import CheckFailed, Claims, StudentError, deferred, diagnose, fmt, identify, values
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng, small_net_state
 
@@ -60,6 +61,13 @@ def fisher_hypotheses(state, x, y, batch_size):
          "it equals the Fisher of the first batch alone: average over all samples the loader yields"),
         ("fisher_prob_not_log", {k: ((scale(prob_y, k) * g) ** 2).mean(0) for k, g in grads.items()},
          "it equals the squared gradient of the probability p(y|x), not of its log: differentiate log_softmax"),
+        ("fisher_grad_accumulated", {k: (np.cumsum(g, 0) ** 2).mean(0) for k, g in grads.items()},
+         "it equals the squares of RUNNING SUMS of the per-sample gradients: .grad accumulates, so zero it "
+         "(model.zero_grad()) before each sample's backward"),
+        ("fisher_grad_accumulated", {k: sum((np.cumsum(g[c], 0) ** 2).sum(0) for c in chunks) / n
+                                     for k, g in grads.items()},
+         "it equals the squares of running sums of the per-sample gradients within each batch: .grad accumulates, "
+         "so zero it (model.zero_grad()) before each sample's backward"),
         ("fisher_unbiased", {k: (g ** 2).sum(0) / (n - 1) for k, g in grads.items()} if n > 1 else None,
          f"it equals the sum divided by N - 1 = {n - 1}: the empirical Fisher is a plain mean, divide by N = {n}"),
     ]
@@ -73,6 +81,8 @@ def how_far(got, expected, state):
     broken = [k for k in state if not np.all(np.isfinite(got[k]))]
     if broken:
         return f"{', '.join(broken)} contain NaN or inf"
+    if not any(np.any(got[k]) for k in state):
+        return "it is zero everywhere (every entry of every parameter's Fisher)"
     worst = max(state, key=lambda k: float(np.abs(got[k] - expected[k]).max()))
     scale = max(float(np.abs(expected[worst]).max()), 1e-12)
     return f"{worst} is off by up to {fmt(float(np.abs(got[worst] - expected[worst]).max()) / scale)} of its largest entry"
@@ -147,6 +157,8 @@ def penalty_hypotheses(state, fisher, star, lam):
     total = lambda term: lam / 2 * sum(term(k) for k in names)
     return [
         ("penalty_no_half", 2 * total(lambda k: (f[k] * diff[k] ** 2).sum()), "the factor 1/2 is missing"),
+        ("penalty_no_lam", total(lambda k: (f[k] * diff[k] ** 2).sum()) / lam, "lam is missing: the penalty is "
+         "lam / 2 times the weighted sum"),
         ("penalty_not_squared", total(lambda k: (f[k] * diff[k]).sum()), "theta - star is not squared"),
         ("penalty_no_fisher", total(lambda k: (diff[k] ** 2).sum()), "the Fisher weights are missing (a plain L2 "
                                                                      "penalty)"),
@@ -163,6 +175,11 @@ def penalty_hypotheses(state, fisher, star, lam):
     ]
 
 
+# lam = 0.5 is left out: there a penalty without lam (S / 2) and one without its 1/2 (lam S) are equal, so the
+# value could not tell the two apart; at 1 a missing lam is invisible, at the others each shows as itself
+PENALTY_LAMS = [0.25, 1.0, 3.0, 100.0]
+
+
 def penalty(run):
     """The penalty's value lam/2 sum F (theta - star)^2, its gradient lam F (theta - star), and no gradient
     into fisher or star, on hidden and generated models and strengths. The three earn independently
@@ -171,7 +188,7 @@ def penalty(run):
     wrong = {"value": None, "gradient": None, "leak": None}
     substance = False
 
-    @first_failure(HYPOTHESIS, seed=st.integers(0, 10 ** 6), lam=st.sampled_from([0.5, 1.0, 3.0, 100.0]), hidden=st.integers(1, 6))
+    @first_failure(HYPOTHESIS, seed=st.integers(0, 10 ** 6), lam=st.sampled_from(PENALTY_LAMS), hidden=st.integers(1, 6))
     def failure(seed, lam, hidden):
         nonlocal substance
         g = rng("ewc", "penalty", seed)
@@ -214,6 +231,29 @@ def penalty(run):
     claims = Claims()
     unearned = deferred("the penalty's gradient and its constants earn points once its value is right.")
     claims.claim("value", 2, wrong["value"] is None, wrong["value"])
+    crash = frozen_parameter_crash(run)
+    claims.form("frozen parameter", 1, crash is None, crash, substance, unearned)
     claims.form("gradient", 2, wrong["gradient"] is None, wrong["gradient"], substance, unearned)
     claims.form("nothing into fisher or star", 1, wrong["leak"] is None, wrong["leak"], substance, unearned)
     return claims.outcome()
+
+
+def frozen_parameter_crash(run):
+    """What to say when the penalty raises for a model with a parameter that does not require grad (fisher and
+    star have no entry for it: the contract's fisher is over the parameters that require grad), else None.
+    Its value there is not judged here: a wrong value is the value claim's mistake, charged once."""
+    g = rng("ewc", "penalty", "frozen")
+    state = small_net_state(g, 5, 3, 3)
+    frozen = "out.bias"
+    fisher = {k: g.uniform(0, 2, v.shape).astype(np.float32) for k, v in state.items() if k != frozen}
+    star = {k: (state[k] + g.normal(0, 0.5, state[k].shape)).astype(np.float32) for k in fisher}
+    try:
+        run("ewc_penalty", state=state, fisher=fisher, star=star, lam=3.0, frozen=[frozen])
+    except StudentError as error:
+        told = (f"with {frozen} frozen (requires_grad False, so fisher and star have no entry for it, as "
+                f"fisher_diagonal returns none), ewc_penalty raised {student_text(str(error))}: sum over the names "
+                "in fisher.")
+        # a KeyError naming the frozen parameter: it looked up fisher or star for every named parameter
+        looked_up = str(error).startswith(f"KeyError: '{frozen}'")
+        return diagnose("penalty_frozen_parameters", told) if looked_up else told
+    return None

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.redaction import student_text
-from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, join, keys_of, near, values
+from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, input_shapes, join, keys_of, near, values
 from autograder.selfcheck.public_checks import UNSTABLE, not_written
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng
@@ -48,6 +48,13 @@ def hypotheses(name, real, fake):
                                    "and fake logits together would give)")]
     probabilities = ("the logits were used as probabilities D(x) (clamped and passed to binary_cross_entropy or "
                      "log): D(x) = sigmoid(h); use F.binary_cross_entropy_with_logits or F.logsigmoid")
+    per_row = lambda a: a.sum() / a.shape[0]   # the mean over the batch of each row's sum
+    if f.ndim > 1 and f.size > f.shape[0]:
+        h.append(("gan_batch_mean", {"discriminator_loss": -per_row(ls(r)) - per_row(ls(-f)),
+                                     "generator_loss_minimax": per_row(ls(-f)),
+                                     "generator_loss_nonsaturating": -per_row(ls(f))}[name],
+                  f"it is divided by the batch size ({f.shape[0]}), not the number of elements ({f.size}): "
+                  "the losses average over all elements"))
     if name == "discriminator_loss":
         if r.size > 1 or f.size > 1:
             h.append(("gan_sum", -ls(r).sum() - ls(-f).sum(), f"it equals the sum over the logits ({r.size} real, "
@@ -104,7 +111,8 @@ def compare(run, real, fake, claims, label, weight=1.0, said=None):
     expected = expected_losses(real, fake)
     for name in LOSSES:
         if out[name] is None:
-            claims.fail(weight * 2, once(name, raised(name, out[name + "_error"]) + f" ({label})."))
+            sent = {"logits_real": real, "logits_fake": fake} if name == "discriminator_loss" else {"logits_fake": fake}
+            claims.fail(weight * 2, once(name, raised(name, out[name + "_error"]) + f" ({label}; {input_shapes(sent)})."))
             continue
         value = values(out[name], name)
         if value.size != 1:
@@ -137,6 +145,7 @@ def compare(run, real, fake, claims, label, weight=1.0, said=None):
 # of fake images of the same size (16 in the experiments' smallest batch); the discriminator returns (N,)
 # and a student's may return (N, 1).
 HOMEWORK_SHAPES = [((16,), (16,)), ((16, 1), (16, 1))]
+MULTI_LOGIT_SHAPE = (8, 4)
 
 
 def loss_values(run):
@@ -162,6 +171,9 @@ def loss_values(run):
         if sub.failed:
             return next((m for _, m in sub.failed if m), None) or "already described"
 
+    # the contract's "logits of any shape, averaged over all elements": rows of more than one logit
+    compare(run, g.normal(size=MULTI_LOGIT_SHAPE).astype(np.float32), g.normal(size=MULTI_LOGIT_SHAPE).astype(np.float32),
+            claims, f"on logits of shape {MULTI_LOGIT_SHAPE}", weight=2, said=said)
     claims.claim("generated logits", 2, failure is None, "" if failure in (None, "already described") else failure)
     return claims.outcome()
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, near, scalar
-from autograder.selfcheck.public_checks import REC_CUT
+from autograder.selfcheck.public_checks import REC_CUT, returned_numbers
 from autograder.checks import numeric
 from .inputs import golden, rng, vae_state
 
@@ -155,7 +155,7 @@ def batch_means_and_properties(run):
     hidden batch too is that test's mistake, charged there once: then only the properties are judged
     here, and they earn points when kl or rec is right somewhere (zeros are batch means trivially)."""
     case = golden("vae_bound")["inputs"]
-    _, hidden = bound(run, case["state"], case["x"], case["eps"], int(case["z_dim"]), gradients=False)
+    hidden_out, hidden = bound(run, case["state"], case["x"], case["eps"], int(case["z_dim"]), gradients=False)
     t_hidden = terms(case["state"], case["x"], case["eps"])
     values_judged = matches(hidden, (t_hidden["kl"] + t_hidden["rec"], t_hidden["kl"], t_hidden["rec"]))
     wrong_value = wrong_mean = wrong_sum = None
@@ -195,6 +195,7 @@ def batch_means_and_properties(run):
         if wrong_sum is None and not same(observed[0], observed[1] + observed[2], 1e-5):
             wrong_sum = f"{where}: nelbo ({fmt(observed[0])}) should equal kl + rec ({fmt(observed[1] + observed[2])})."
     claims = Claims()
+    claims.claim("0-dim tensors", 1, returned_numbers(hidden_out) is None, returned_numbers(hidden_out))
     unearned = deferred("batch means and nelbo = kl + rec earn points once kl or rec is right (see test 2.1).")
     claims.form("batch means", 2, wrong_mean is None, wrong_mean, substance, unearned)
     claims.form("nelbo = kl + rec", 1, wrong_sum is None, wrong_sum, substance, unearned)
@@ -224,12 +225,16 @@ def gradients(run):
     substance = near(observed[1], t["kl"], REL) or near(observed[2], t["rec"], REL)
     claims = Claims()
     enc_rec = out["rec_grad"] and [g for n, g in out["rec_grad"].items() if n.startswith("enc.") and g is not None]
-    claims.form("rec reaches the encoder", 3, bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec), diagnose(
-        "vae_rec_no_encoder_gradient", REC_CUT), substance,
-        deferred("the gradient reaching the encoder through z earns points once kl or rec is right (see test 2.1)."))
-    rec_cut = substance and not (bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec))
+    rec_cut = False
+    if not any(n.startswith("rec ") for n in out["numbers"]):   # a rec returned as a number has no gradient to see
+        claims.form("rec reaches the encoder", 3, bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec), diagnose(
+            "vae_rec_no_encoder_gradient", REC_CUT), substance,
+            deferred("the gradient reaching the encoder through z earns points once kl or rec is right (see test 2.1)."))
+        rec_cut = substance and not (bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec))
     # a wrong nelbo (test 2.1 charges it) explains a wrong gradient: it is not described again
     value_wrong = not near(observed[0], t["kl"] + t["rec"], REL)
+    # only with kl and rec both right is nelbo's gradient off by the KL's alone a sign of a KL without gradient
+    values_right = near(observed[1], t["kl"], REL) and near(observed[2], t["rec"], REL)
     for part, weight in (("enc.", 1), ("dec.", 1)):
         names = [n for n in expected["nelbo_grad"] if n.startswith(part)]
         missing = [n for n in names if grads.get(n) is None]
@@ -239,5 +244,18 @@ def gradients(run):
         claims.claim(f"{where} gradient", weight, ok, "" if ok or rec_cut else deferred("the gradients of nelbo earn points once "
                      "its value is right (test 2.1 shows what is wrong with it).") if value_wrong else f"the gradient of nelbo w.r.t. the "
                      f"{where} " + ("is missing." if missing else "is off by up to " + fmt(max(relative_error(
-                         grads[n], expected["nelbo_grad"][n]) for n in names)) + " (relative to its largest entry)."))
+                         grads[n], expected["nelbo_grad"][n]) for n in names)) + " (relative to its largest entry)"
+                         + kl_without_gradient(grads, expected["nelbo_grad"], out["rec_grad"], names, values_right)
+                         + "."))
     return claims.outcome()
+
+
+def kl_without_gradient(grads, expected, rec_grad, names, values_right):
+    """': <cause>' when nelbo's gradient is exactly rec's own (the KL adds none) and the right one is not."""
+    if not values_right or not rec_grad or any(rec_grad.get(n) is None for n in names):
+        return ""
+    match = lambda a, b: all(np.allclose(a[n], b[n], rtol=1e-3, atol=1e-5) for n in names)
+    why = identify(grads, expected, [("vae_kl_no_gradient", rec_grad, "it equals the gradient of rec alone, so the KL "
+                                      "sends none: kl must stay attached to the encoder's m and v (no .detach(), "
+                                      ".item() or numpy)")], match)
+    return ": " + why if why else ""   # Text + keeps the key

@@ -14,7 +14,7 @@ from autograder.sandbox.cleanup import end_processes
 from autograder.sandbox.scratch import worker_environment
 from autograder.sandbox.watch import Watch, worker_cgroup
 from autograder.selfcheck import channel
-from autograder.selfcheck.expect import StudentError
+from autograder.selfcheck.expect import StudentError, input_shapes
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.worker import limits as worker_limits
 
@@ -213,7 +213,7 @@ class Worker:
             raise SubmissionStopped("the worker's reply did not answer the request (did your code write to the "
                                     "grader's channel?)")
         if "error" in reply:
-            raise StudentError(str(reply["error"]))
+            raise StudentError(str(reply["error"]), input_shapes(inputs))
         return reply["result"]
 
     def _send(self, message, clock):

@@ -59,9 +59,12 @@ DIAGNOSES = {
     "vae_rec_pixel_mean": "rec averaged over pixels",
     "vae_sampler_calls": "ut.sample_gaussian called more than once or never",
     "vae_rec_no_encoder_gradient": "no gradient of rec reaches the encoder (z detached)",
+    "vae_kl_no_gradient": "the KL sends no gradient into nelbo (kl detached from the encoder's m and v)",
     "vae_not_differentiable": "nelbo carries no gradient",
+    "vae_terms_not_tensors": "kl or rec returned as a Python number (.item() or float()), not a 0-dim tensor",
     # models/gan.py
     "gan_sum": "a sum where the mean belongs",
+    "gan_batch_mean": "the sum divided by the batch size (shape[0]), not by the number of elements",
     "gan_sign": "the loss's sign flipped",
     "gan_d_swapped": "real and fake logits in swapped roles",
     "gan_minimax_is_nonsat": "the non-saturating loss written for the minimax one",
@@ -114,11 +117,13 @@ DIAGNOSES = {
     "fisher_train_mode": "the Fisher computed with dropout active (train mode)",
     "fisher_forced_train": "fisher_diagonal switches the model to train mode (dropout on) itself",
     "fisher_unbiased": "divided by N - 1, not N",
+    "fisher_grad_accumulated": ".grad not zeroed between samples: running sums of gradients squared",
     "fisher_mode_not_restored": "the model's previous mode not restored",
     "fisher_params_changed": "the model's parameters changed",
     "fisher_not_detached": "the returned tensors require grad",
     "fisher_missing_keys": "entries missing from the returned dict",
     "penalty_no_half": "the penalty without its factor 1/2",
+    "penalty_no_lam": "the penalty without its strength lam (1/2 sum F (theta - star)^2)",
     "penalty_not_squared": "(theta - star) not squared",
     "penalty_no_fisher": "no Fisher weights (plain L2)",
     "penalty_mean_fisher": "the mean Fisher in place of element-wise weights",
@@ -128,6 +133,7 @@ DIAGNOSES = {
     "penalty_no_gradient": "no gradient reaches the model's parameters",
     "penalty_leak": "gradient flows into fisher or star",
     "penalty_sign": "the penalty's sign flipped",
+    "penalty_frozen_parameters": "summed over every named parameter, frozen ones (not in fisher) included",
     # any file
     "not_written": "the function still raises NotImplementedError",
     "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",
@@ -210,7 +216,21 @@ def _note_claim(name, holds):
 
 
 class StudentError(Exception):
-    """The student's code raised, crashed, hung or ran out of memory: the test fails with this message."""
+    """The student's code raised, crashed, hung or ran out of memory: the test fails with this message.
+    `inputs`: the judge's own description of the arrays it sent in that call (input_shapes), trusted where
+    the student's text is redacted."""
+
+    def __init__(self, message, inputs=""):
+        super().__init__(message)
+        self.inputs = inputs
+
+
+def input_shapes(inputs):
+    """"this call's inputs: m of shape (4, 3, 2), ..." for the arrays the judge sent (not dicts of weights, not
+    numbers): facts the judge knows without trusting the worker, which the redacted error text may hide."""
+    shapes = [f"{name} of shape {tuple(np.shape(a))}" for name, a in inputs.items()
+              if isinstance(a, np.ndarray) and a.ndim >= 1]
+    return f"this call's inputs: {', '.join(shapes)}" if shapes else ""
 
 
 class CheckFailed(Exception):

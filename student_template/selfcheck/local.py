@@ -9,7 +9,7 @@ import io
 import torch
 
 from .channel import encode, receive
-from .expect import StudentError
+from .expect import StudentError, input_shapes
 from .homework import Homework, describe
 from .probes import PROBES
 
@@ -33,7 +33,7 @@ def local_run(root, clean_root=None, seed=0):
         try:
             result = PROBES[probe](hw, **_roundtrip(inputs))
         except Exception as error:
-            raise StudentError(describe(error, root)) from None
+            raise StudentError(describe(error, root), input_shapes(inputs)) from None
         return _roundtrip(result)
 
     run.homework = hw

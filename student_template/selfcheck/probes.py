@@ -142,8 +142,12 @@ def bound(hw, state, z_dim, x, eps, gradients, transform):
     with controlled_sampler(hw, eps, transform) as calls:
         result = unpack(model.negative_elbo_bound(torch.tensor(x)), 3, "negative_elbo_bound")
     named = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    out = {"sampler_calls": len(calls)}
+    out = {"sampler_calls": len(calls), "numbers": []}
     for label, value in zip(("nelbo", "kl", "rec"), result):
+        if label != "nelbo" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            # kl.item(): its value still counts (2.1); that it is no tensor is judged once (2.2)
+            out["numbers"].append(f"{label} as a {type(value).__name__}")
+            value = torch.tensor(float(value))
         out[label] = array(value, label)
         out[f"{label}_grad"] = None
         if gradients and isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
@@ -321,10 +325,13 @@ def fisher(hw, state, x, y, batch_size, train_mode, seed=0, dropout=0.5):
 
 
 @probe
-def ewc_penalty(hw, state, fisher, star, lam):
-    """The student's penalty, its gradient w.r.t. the parameters, and any gradient into fisher/star."""
+def ewc_penalty(hw, state, fisher, star, lam, frozen=()):
+    """The student's penalty, its gradient w.r.t. the parameters, and any gradient into fisher/star.
+    `frozen`: parameters set to requires_grad=False (fisher and star then have no entry for them)."""
     hw.require("ewc.py")
     model = small_net(state)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in frozen)
     f = tensors(fisher, requires_grad=True)
     s = tensors(star, requires_grad=True)
     value = hw.ewc.ewc_penalty(model, f, s, float(lam))
@@ -332,7 +339,7 @@ def ewc_penalty(hw, state, fisher, star, lam):
         return {"value": np.array(float(value)), "tensor": False, "grad": None, "leak": False}
     out = {"value": array(value, "the penalty"), "tensor": True, "grad": None, "leak": False}
     if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
-        params = dict(model.named_parameters())
+        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         leaves = list(params.values()) + list(f.values()) + list(s.values())
         grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
         out["grad"] = {n: grad_array(g) for n, g in zip(params, grads)}

@@ -236,6 +236,7 @@ def check_vae(mod, ref, c: Checker):
 def gan_logits():
     g = torch.Generator().manual_seed(5)
     yield "random", torch.randn(7, 3, generator=g) * 3, torch.randn(5, generator=g) * 3
+    yield "rows of 4", torch.randn(6, 4, generator=g) * 3, torch.randn(8, 4, generator=g) * 3   # any shape
     big = torch.tensor([1e4, -1e4, 0.0, 5.0, -30.0])
     yield "|h|=1e4", big, big.flip(0) * 1.0
 

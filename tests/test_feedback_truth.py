@@ -1,0 +1,123 @@
+"""Sentences of the feedback that were false or misleading for an outside reader's wrong submissions
+(/work/notes/reading/report.md, issue 19): each test grades one corpus variant (tests/corpus/accuracy/)
+through the judge, the tests of its own file only, and reads what it is told."""
+import sys
+
+import pytest
+
+from helpers import REPO
+from autograder.grade import judge, load_config
+from autograder.selfcheck.expect import CheckFailed, StudentError
+from staff import audit
+
+sys.path.insert(0, str(REPO / "tests" / "corpus" / "accuracy"))   # apply.py, as the audit imports it
+
+
+def graded(name, numbers):
+    """{test number: (fraction, message, keys named, claims)} of the corpus variant `name`."""
+    variant, = [v for v in audit.variants(name) if v["name"] == name]
+    tests = [t for t in load_config()["tests"] if t["number"] in numbers]
+    return audit.grade_variant(variant, tests)
+
+
+def test_kl_and_rec_returned_as_floats_are_charged_once_as_a_return_type_not_as_an_error():
+    result = graded("vae_terms_as_floats", {"2.1", "2.2", "2.3"})
+    assert result["2.1"][0] == 1.0 and result["2.3"][0] == 1.0, result   # values right; nelbo's gradients right
+    fraction, message, _, _ = result["2.2"]
+    assert fraction < 1.0 and "returned kl as a float and rec as a float" in message
+    assert "raised" not in message
+
+
+def test_a_probe_s_check_of_a_returned_value_is_not_told_as_the_student_s_code_raising():
+    def check(run):
+        raise StudentError("StudentValueError: z should be a torch.Tensor, but it is a list")
+    test = {"number": "9.9", "check": "x", "file": "utils.py", "public": False}
+    import autograder.grade as grade
+    original = grade.check_function
+    grade.check_function = lambda name: check
+    try:
+        fraction, message = judge(test, None)
+    finally:
+        grade.check_function = original
+    assert fraction == 0.0 and "raised" not in message
+    assert message.startswith("Your code returned what the API does not promise: z should be a torch.Tensor")
+
+
+def test_large_logit_advice_only_for_a_loss_right_at_moderate_logits_and_no_real_logits_for_the_generator():
+    fraction, message, _, _ = graded("minimax_sign_flipped", {"3.2"})["3.2"]   # wrong at every logit
+    assert fraction < 1.0 and "stay exact at any |h|" not in message and "wrong at moderate logits too" in message
+    assert "generator_loss_minimax is wrong at moderate logits too (at fake logits [" in message
+    assert "minimax at real logits" not in message and "real logits" not in message
+    fraction, message, _, _ = graded("nonsat_log_eps", {"3.2"})["3.2"]         # right at moderate logits only
+    assert fraction < 1.0 and "stay exact at any |h|" in message and "moderate logits too" not in message
+
+
+def test_a_dz_dv_ratio_that_changes_with_v_is_said_to_vary_not_given_as_one_median_factor():
+    import numpy as np
+    from autograder.checks.utils import observed_ratio
+    v = np.array([[0.04, 0.3, 1.0, 9.0]] * 3)
+    eps = np.linspace(-1.5, 1.2, 12).reshape(3, 4)
+    right = eps / (2 * np.sqrt(v))
+    softplus = np.log1p(np.exp(v))                       # z = m + sqrt(softplus(v)) eps
+    got = eps * (1 / (1 + np.exp(-v))) / (2 * np.sqrt(softplus))
+    told = observed_ratio(got, right, v)
+    assert "varies with v" in told and "median" not in told, told
+    assert observed_ratio(0.5 * right, right, v) == "observed 0.5 times that."
+    assert "element to element" in observed_ratio(right * (1 + eps), right, v)
+
+
+def test_a_fisher_zero_everywhere_is_said_so_and_gradients_never_zeroed_are_named():
+    import numpy as np
+    from autograder.checks.ewc import how_far
+    state = {"w": np.ones((2, 3)), "b": np.ones(3)}
+    told = how_far({k: np.zeros_like(a) for k, a in state.items()}, state, state)
+    assert "zero everywhere" in told and "off by up to" not in told, told
+    fraction, message, keys, _ = graded("fisher_never_zeroes_grad", {"5.1"})["5.1"]
+    assert fraction < 1.0 and keys == ["fisher_grad_accumulated"], (keys, message)
+
+
+def test_a_penalty_that_crashes_on_a_frozen_parameter_loses_points_and_is_told_where():
+    fraction, message, keys, _ = graded("penalty_over_all_named_parameters", {"5.3"})["5.3"]
+    assert 0 < fraction < 1.0 and "frozen" in message and "KeyError" in message, message
+    assert keys == ["penalty_frozen_parameters"]
+    assert graded("penalty_forgets_lam", {"5.3"})["5.3"][0] < 1.0
+
+
+def test_a_detached_kl_is_named_from_nelbo_s_gradient_being_rec_s_alone():
+    fraction, message, keys, _ = graded("vae_kl_detached", {"2.3"})["2.3"]
+    assert fraction < 1.0 and keys == ["vae_kl_no_gradient"], (keys, message)
+    assert "through z" not in [t for t in load_config()["tests"] if t["number"] == "2.3"][0]["name"].split("(rec")[0]
+
+
+def test_a_runtime_error_whose_sizes_are_redacted_comes_with_the_shapes_the_judge_sent(tmp_path):
+    import shutil
+    import numpy as np
+    from helpers import HANDOUT, REFERENCE
+    from autograder.checks import gan
+    from autograder.selfcheck.local import local_run
+    root = tmp_path / "submission"
+    shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__"))
+    for rel in ("utils.py", "models/gan.py"):
+        shutil.copyfile(REFERENCE / rel, root / rel)
+    utils = (root / "utils.py").read_text()
+    (root / "utils.py").write_text(utils.replace("torch.randn_like(m)", "torch.randn(m.size(0), m.size(1))"))
+    gan_py = (root / "models/gan.py").read_text()
+    (root / "models/gan.py").write_text(gan_py.replace(
+        "return -F.logsigmoid(logits_fake).mean()",
+        "return F.binary_cross_entropy_with_logits(logits_fake, torch.ones(logits_fake.size(0)))"))
+    run = local_run(root, clean_root=HANDOUT)
+    with pytest.raises(StudentError) as raised:
+        run("sample_gaussian", m=np.zeros((4, 3, 2), np.float32), v=np.ones((4, 3, 2), np.float32))
+    assert raised.value.inputs == "this call's inputs: m of shape (4, 3, 2), v of shape (4, 3, 2)"
+    test = [t for t in load_config()["tests"] if t["number"] == "1.1"][0]
+    fraction, message = judge(test, run)
+    assert fraction == 0.0 and "(this call's inputs: m of shape (" in message and "#" in message, message
+    fraction, message = judge([t for t in load_config()["tests"] if t["number"] == "3.1"][0], run)
+    assert "raised ValueError" in message and "this call's inputs: logits_fake of shape (12, 1)" in message, message
+
+
+@pytest.mark.parametrize("name", ["vae_rec_sum_kl_mean", "vae_std_into_sampler", "vae_rec_missing_minus",
+                                  "vae_sigmoid_then_bce_logits", "vae_rec_mean_over_pixels"])
+def test_a_wrong_rec_is_never_told_that_the_kl_has_no_gradient(name):
+    _, _, keys, _ = graded(name, {"2.3"})["2.3"]
+    assert "vae_kl_no_gradient" not in keys
