@@ -2,6 +2,7 @@
 GPU's rounding cannot flip their verdicts. EWC's task-A weights and naive baseline are trained by the
 judge in numpy (checks/training.py small_net_adam), so a submission that reaches into the worker's
 probe to zero "the naive model" finds none (tests/corpus/hostile/forge_ewc_baseline)."""
+import contextlib
 import json
 import shutil
 import subprocess
@@ -17,6 +18,23 @@ from autograder.selfcheck.probes import Adam, small_net
 
 HOSTILE = REPO / "tests" / "corpus" / "hostile" / "forge_ewc_baseline"
 
+
+
+@contextlib.contextmanager
+def recorded_statistics():
+    """The statistics every training check computes while inside, in one dict."""
+    stats, original = {}, training.trained
+
+    def keep(*args, **kwargs):
+        out, s = original(*args, **kwargs)
+        stats.update(s)
+        return out, s
+
+    training.trained = keep
+    try:
+        yield stats
+    finally:
+        training.trained = original
 
 def test_the_judge_s_numpy_adam_is_the_probes_adam_in_float64():
     """The same steps as the worker's Adam (itself torch.optim.Adam bit for bit, test_probes.py), here in float64."""
@@ -48,19 +66,8 @@ def test_ewc_with_no_penalty_is_the_judge_s_naive_baseline(tmp_path):
     (root / "ewc.py").write_text(source.replace("    return lam / 2 * total\n",
                                                 "    return lam / 2 * total * 0.0\n"))
     run = local_run(root, clean_root=HANDOUT)
-    stats = {}
-    original = training.trained
-
-    def keep(*args, **kwargs):
-        out, s = original(*args, **kwargs)
-        stats.update(s)
-        return out, s
-
-    training.trained = keep
-    try:
+    with recorded_statistics() as stats:
         outcome = training.ewc(run)
-    finally:
-        training.trained = original
     assert abs(stats["EWC gain on task A"]) < 0.005, stats
     assert outcome is not None and outcome.fraction == 0.0
 
@@ -109,19 +116,8 @@ def test_a_gpu_deviation_smaller_than_the_band_never_flips_a_verdict():
 
 def test_the_reference_is_never_re_run_its_statistics_are_outside_every_band():
     run = local_run(REFERENCE, clean_root=HANDOUT)
-    seen = {}
-    original = training.trained
-
-    def keep(*args, **kwargs):
-        out, s = original(*args, **kwargs)
-        seen.update(s)
-        return out, s
-
-    training.trained = keep
-    try:
+    with recorded_statistics() as seen:
         assert training.vae(run) is None and training.gan(run) is None and training.ewc(run) is None
-    finally:
-        training.trained = original
     assert set(training.THRESHOLDS) <= set(seen) and not training.near_a_threshold(seen), seen
 
 
