@@ -121,3 +121,42 @@ def test_a_runtime_error_whose_sizes_are_redacted_comes_with_the_shapes_the_judg
 def test_a_wrong_rec_is_never_told_that_the_kl_has_no_gradient(name):
     _, _, keys, _ = graded(name, {"2.3"})["2.3"]
     assert "vae_kl_no_gradient" not in keys
+
+
+def test_a_float32_posterior_mean_made_of_xt_alone_shows_0_x0_not_its_rounding():
+    """Second outside reading, 28: at t = 1 a float32 xt coefficient of ~1e4 left 4.4e-05 in the fitted x0
+    coefficient, shown as if the code had one."""
+    import numpy as np
+    from autograder.selfcheck.public_checks import show_mean
+    g = np.random.default_rng(0)
+    x0, xt = (g.normal(size=(4, 3)).astype(np.float32) for _ in range(2))
+    assert show_mean((np.float32(9997.84) * xt).astype(np.float32), x0, xt) == "0 x0 + 9997.84 xt"
+    assert show_mean((0.5 * x0 + 0.3 * xt).astype(np.float32), x0, xt) == "0.5 x0 + 0.3 xt"   # real terms stay
+
+
+def test_a_right_nelbo_beside_a_wrong_rec_is_not_told_to_change():
+    """Second outside reading, 23: rec negated and nelbo = kl - rec (nelbo right) was told 'nelbo should equal kl + rec'."""
+    from autograder.checks.vae import not_the_sum
+    told = not_the_sum((544.331, 0.159, -544.172), right_nelbo=544.331)
+    assert told.startswith("nelbo is right (544.331), but kl + rec is -544.013") and "should equal" not in told
+    assert "should equal kl + rec" in not_the_sum((600.0, 0.159, 544.172), right_nelbo=544.331)
+
+
+def test_a_zero_penalty_is_not_called_non_quadratic():
+    """Second outside reading, 31: `lam // 2 * total` is 0 at lam = 1, and 0 doubled is 0: it was told it is not
+    quadratic. It earns nothing there, and is told why."""
+    from autograder.selfcheck.local import local_run
+    from autograder.selfcheck.public_checks import ewc_properties
+    import shutil, tempfile
+    from pathlib import Path
+    from helpers import HANDOUT, REFERENCE, submission_from
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "sub"
+        shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__", "data"))
+        submission_from(REFERENCE, root)
+        source = (root / "ewc.py").read_text()
+        assert "    return lam / 2 * total\n" in source
+        (root / "ewc.py").write_text(source.replace("    return lam / 2 * total\n", "    return lam // 2 * total\n"))
+        outcome = ewc_properties(local_run(root, clean_root=HANDOUT))
+    assert outcome.fraction < 1 and "judged once it is not 0" in outcome.message
+    assert "multiply the penalty by 4" not in outcome.message

@@ -68,6 +68,9 @@ def fisher_hypotheses(state, x, y, batch_size):
                                      for k, g in grads.items()},
          "it equals the squares of running sums of the per-sample gradients within each batch: .grad accumulates, "
          "so zero it (model.zero_grad()) before each sample's backward"),
+        ("fisher_divided_twice", {k: sum((g[c] ** 2).mean(0) for c in chunks) / n for k, g in grads.items()},
+         f"it equals each batch's MEAN of squared gradients, summed and then divided by N = {n} again (about 1 / "
+         f"batch size of the Fisher): sum the squared per-sample gradients, then divide by N once"),
         ("fisher_unbiased", {k: (g ** 2).sum(0) / (n - 1) for k, g in grads.items()} if n > 1 else None,
          f"it equals the sum divided by N - 1 = {n - 1}: the empirical Fisher is a plain mean, divide by N = {n}"),
     ]

@@ -195,8 +195,9 @@ def helpers_wrong(run):
 def loss_nonsaturating(run):
     """d_loss and g_loss on hidden weights and data equal the reference's (golden); d_loss sends no
     gradient into G, g_loss does, d_loss trains D; z is drawn once per call. A wrong helper
-    (discriminator_loss, generator_loss_nonsaturating: test 3.1) is named as what to fix first, never
-    blamed on the method. The claims about where gradients go and how often z is drawn earn points only
+    (discriminator_loss, generator_loss_nonsaturating: test 3.1) is named as what to fix first, and no
+    mistake of the method is named; the method's value claims wait on it (their points are lost while the
+    helper is wrong: README, "How points follow mistakes"). The claims about where gradients go and how often z is drawn earn points only
     when d_loss or g_loss has the right value, or a wrong helper explains why neither has."""
     case = golden("gan_step")
     inputs, expected = case["inputs"], case["expected"]

@@ -118,6 +118,7 @@ DIAGNOSES = {
     "fisher_train_mode": "the Fisher computed with dropout active (train mode)",
     "fisher_forced_train": "fisher_diagonal switches the model to train mode (dropout on) itself",
     "fisher_unbiased": "divided by N - 1, not N",
+    "fisher_divided_twice": "each batch's mean of squared gradients summed, then divided by N again",
     "fisher_grad_accumulated": ".grad not zeroed between samples: running sums of gradients squared",
     "fisher_mode_not_restored": "the model's previous mode not restored",
     "fisher_params_changed": "the model's parameters changed",
