@@ -4,7 +4,7 @@ compile by hand before a discussion section.
 Per test, the share of full, partial and zero scores (a test the grader failed on is counted apart,
 not as a zero); the mistakes the grader diagnosed, counted over the class from the diagnosis keys each
 test's message named (results.json, `tests[].extra_data.diagnosed`; the keys and their meaning are
-autograder/selfcheck/expect.py's DIAGNOSES), the most common first; the grader's failures. A
+autograder/selfcheck/diagnoses.py's DIAGNOSES), the most common first; the grader's failures. A
 submission that lost points without a named cause is counted as such: the grader names a cause only
 when its evidence establishes it.
 """

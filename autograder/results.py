@@ -54,7 +54,7 @@ def build(tests, output, execution_time, *, grader_failed=(), devices=None, diag
     """The whole results.json (the one place that builds it) from the tests' entries (as gradescope-utils'
     JSONTestResult or test_result makes them). Each entry's extra_data gets: `grader_failure` for the
     numbers in `grader_failed`; `device`, the one its training ran on ({number: device}); `diagnosed`,
-    the diagnosis keys its message named ({number: keys}, expect.DIAGNOSES), kept for staff's class
+    the diagnosis keys its message named ({number: keys}, selfcheck/diagnoses.py), kept for staff's class
     report (students see the message, not the keys). `leaderboard`: gradescope-utils' entries, those
     the grading measured no value for left out."""
     devices, diagnosed = devices or {}, diagnosed or {}

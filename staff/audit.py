@@ -2,7 +2,7 @@
 
 Every variant of tests/corpus/accuracy/*.yaml (the reference with one function changed: a realistic
 mistake, or another correct way to write it) is graded in-process by every test, in parallel, and
-so is the reference itself. Each message carries the keys of the causes it names (expect.DIAGNOSES;
+so is the reference itself. Each message carries the keys of the causes it names (selfcheck/diagnoses.py;
 invisible to students), and each variant declares the keys of its mistake (`keys:`). The gate
 fails (exit 1) when
 - a correct variant loses points, or any cause is named to it;

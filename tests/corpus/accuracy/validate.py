@@ -540,7 +540,7 @@ def main(argv=None) -> int:
             bad_schema.append(f"{v['name']}: correct variant with keys")
         from autograder.selfcheck.expect import DIAGNOSES
         if any(k not in DIAGNOSES for k in v.get("keys") or []):
-            bad_schema.append(f"{v['name']}: keys not in autograder/selfcheck/expect.py DIAGNOSES")
+            bad_schema.append(f"{v['name']}: keys not in autograder/selfcheck/diagnoses.py DIAGNOSES")
         if v.get("function") not in CHECKS:
             bad_schema.append(f"{v['name']}: unknown function {v.get('function')}")
         elif FUNCTION_FILES[v["function"]] != v["file"]:
