@@ -160,3 +160,45 @@ def test_a_zero_penalty_is_not_called_non_quadratic():
         outcome = ewc_properties(local_run(root, clean_root=HANDOUT))
     assert outcome.fraction < 1 and "judged once it is not 0" in outcome.message
     assert "multiply the penalty by 4" not in outcome.message
+
+
+def test_a_posterior_with_alpha_bar_0_zero_is_told_0_x0_in_float32_too():
+    """Third outside reading, 28 again: the check converts the returned mean to float64 before showing it, so
+    the rounding cut-off must come from the dtype returned, not from the converted array."""
+    from autograder.selfcheck.local import local_run
+    from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
+    import shutil, tempfile
+    from pathlib import Path
+    from helpers import HANDOUT, REFERENCE, submission_from
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "sub"
+        shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__", "data"))
+        submission_from(REFERENCE, root)
+        source = (root / "diffusion.py").read_text()
+        one = "else torch.ones((), dtype=ab.dtype, device=ab.device)"
+        assert one in source
+        (root / "diffusion.py").write_text(source.replace(one, one.replace("torch.ones", "torch.zeros")))
+        outcome = diffusion_edges_and_dtypes(local_run(root, clean_root=HANDOUT))
+    lines = [line for line in outcome.message.splitlines() if "q_posterior at t = 1 (float32 inputs)" in line]
+    assert lines and all("got mean 0 x0 + " in line for line in lines), outcome.message
+
+
+def test_a_posterior_nan_at_t_1_and_wrong_everywhere_is_not_told_that_t_1_waits():
+    """Third outside reading, 48: a NaN at t = 1 was charged there while the t = T line said t = 1's values
+    'are judged once it is right there'."""
+    from autograder.selfcheck.local import local_run
+    from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
+    import shutil, tempfile
+    from pathlib import Path
+    from helpers import HANDOUT, REFERENCE, submission_from
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "sub"
+        shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__", "data"))
+        submission_from(REFERENCE, root)
+        source = (root / "diffusion.py").read_text()
+        right = "coef_x0 = alpha_bar_prev.sqrt() * beta_t / (1 - alpha_bar_t)"
+        assert right in source
+        (root / "diffusion.py").write_text(source.replace(right, right.replace("(1 - alpha_bar_t)", "(1 - alpha_bar_prev)")))
+        outcome = diffusion_edges_and_dtypes(local_run(root, clean_root=HANDOUT))
+    assert "returns NaN or inf" in outcome.message, outcome.message
+    assert "t = 1 and t = T are judged once" not in outcome.message, outcome.message

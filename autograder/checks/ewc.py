@@ -59,6 +59,9 @@ def fisher_hypotheses(state, x, y, batch_size):
          "it equals the mean of absolute gradients: square them instead"),
         ("fisher_first_batch", {k: (g[chunks[0]] ** 2).mean(0) for k, g in grads.items()},
          "it equals the Fisher of the first batch alone: average over all samples the loader yields"),
+        ("fisher_last_batch", {k: (g[chunks[-1]] ** 2).sum(0) / n for k, g in grads.items()} if len(chunks) > 1 else None,
+         f"it equals the last batch's squared gradients alone, divided by N = {n}: each batch's sum replaced the one "
+         "before (= where += belongs)"),
         ("fisher_prob_not_log", {k: ((scale(prob_y, k) * g) ** 2).mean(0) for k, g in grads.items()},
          "it equals the squared gradient of the probability p(y|x), not of its log: differentiate log_softmax"),
         ("fisher_grad_accumulated", {k: (np.cumsum(g, 0) ** 2).mean(0) for k, g in grads.items()},

@@ -284,8 +284,10 @@ def linear_form(mean, x0, xt=None):
     return float(coef[0]), (float(coef[1]) if xt is not None else 0.0)
 
 
-def show_mean(mean, x0, xt=None):
-    """'0.99995 x0' or '0.19952 x0 + 0.80027 xt' when the mean has that form, else its largest entry."""
+def show_mean(mean, x0, xt=None, eps=None):
+    """'0.99995 x0' or '0.19952 x0 + 0.80027 xt' when the mean has that form, else its largest entry. `eps`: the
+    resolution of the dtype the function returned (default: the mean's own; pass it when the mean was
+    converted to float64 for the comparisons)."""
     form = linear_form(mean, x0, xt)
     if form is None:
         finite = np.all(np.isfinite(mean))
@@ -293,11 +295,18 @@ def show_mean(mean, x0, xt=None):
             "" if finite else " (it holds NaN or inf)")
     # a term below the returned dtype's resolution beside the larger term is rounding, shown as 0 (at t = 1 a
     # float32 xt coefficient of 1e4 leaves ~1e-4 of noise in the fitted x0 coefficient)
-    eps = np.finfo(mean.dtype).eps if np.issubdtype(np.asarray(mean).dtype, np.floating) else np.finfo(np.float64).eps
+    if eps is None:
+        eps = np.finfo(mean.dtype).eps if np.issubdtype(np.asarray(mean).dtype, np.floating) else np.finfo(np.float64).eps
     sizes = (float(np.abs(x0).max()), float(np.abs(xt).max()) if xt is not None else 0.0)
     largest = max(abs(c) * size for c, size in zip(form, sizes))
     a, b = (c if abs(c) > 1e-6 and abs(c) * size > 8 * eps * largest else 0.0 for c, size in zip(form, sizes))
     return f"{fmt(a)} x0" + (f" + {fmt(b)} xt" if xt is not None else "")
+
+
+def returned_eps(out, name):
+    """The resolution of the least precise dtype `name` returned (float32's where it is not known)."""
+    dtypes = out.get(name + "_dtype") or []
+    return float(np.finfo(np.float64).eps) if dtypes and all(d == "float64" for d in dtypes) else float(np.finfo(np.float32).eps)
 
 
 def returned_tol(out, name):
@@ -367,7 +376,7 @@ def diffusion_edges_and_dtypes(run):
             claims.claim("q_xt_given_x0 at t = 1", 1, right["q_xt_given_x0"], "" if right["q_xt_given_x0"] else
                          wrong_everywhere("q_xt_given_x0") if ordinary().get("q_xt_given_x0") else "q_xt_given_x0 at t = 1 of this "
                          f"schedule {inputs} should have mean 0.99995 x0 and variance 1e-4; got "
-                         + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d)}"])
+                         + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d, eps=returned_eps(out, 'q_xt_given_x0'))}"])
                                      + ([] if ok_var else [f"variance {fmt(float(np.ravel(var)[0]))}"])) + "."
                          + helper_note("q_xt_given_x0"))
         post = outputs("q_posterior")
@@ -387,7 +396,7 @@ def diffusion_edges_and_dtypes(run):
                 mean_ok_T = mean_T.shape == x0.shape and np.allclose(mean_T, AT_T[0] * x0d + AT_T[1] * xtd, **tol_T)
                 var_ok_T = np.allclose(var_T, AT_T[2], **tol_T)
                 ok_T = mean_ok_T and var_ok_T
-                got_T = ", ".join(([] if mean_ok_T else [f"mean {show_mean(mean_T, x0d, xtd)}"])
+                got_T = ", ".join(([] if mean_ok_T else [f"mean {show_mean(mean_T, x0d, xtd, eps=returned_eps(out_T, 'q_posterior'))}"])
                                   + ([] if var_ok_T else [f"variance {fmt(float(np.ravel(var_T)[0]))}"]))
             returns_xt_at_1 = ok_var and np.allclose(mean, xtd, **tol) and not np.allclose(xtd, x0d, **tol)
             wrapped = (finite and np.allclose(mean, WRAPPED[0] * x0d + WRAPPED[1] * xtd, rtol=1e-3) and
@@ -412,7 +421,7 @@ def diffusion_edges_and_dtypes(run):
                          "t = T: at t = 1 the posterior has mean x0 (and variance 0).")
                 if returns_xt_at_1 and ok_T else
                 f"q_posterior at t = 1 {inputs} should have mean x0 and variance 0; got "
-                + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d, xtd)}"])
+                + ", ".join(([] if ok_mean else [f"mean {show_mean(mean, x0d, xtd, eps=returned_eps(out, 'q_posterior'))}"])
                             + ([] if ok_var else [f"variance {fmt(float(np.max(var)))}"])) + "."
                 + helper_note("q_posterior"))
             claims.claim("q_posterior at t = T", 1, ok_T, "" if ok_T else (
@@ -422,7 +431,9 @@ def diffusion_edges_and_dtypes(run):
                 else f"q_posterior at t = T {inputs} raised {student_text(error)}." + (
                     "" if right.get("alpha_bars") else " Your alpha_bars is wrong here (above): if q_posterior uses "
                     "it, fix alpha_bars first.") if error else
-                wrong_everywhere("q_posterior") if ordinary().get("q_posterior") else
+                (wrong_everywhere("q_posterior") if finite else wrong_everywhere("q_posterior").replace(
+                    "its values at t = 1 and t = T are", "its value at t = T is"))   # t = 1's NaN is told above
+                if ordinary().get("q_posterior") else
                 f"q_posterior at t = T = 10 of this schedule {inputs} should have mean 0.19952 x0 + 0.80027 xt and "
                 f"variance 0.016168; got {got_T}." + helper_note("q_posterior")))
             right["q_posterior"] = right["q_posterior"] or ok_T
