@@ -145,19 +145,8 @@ def test_a_right_nelbo_beside_a_wrong_rec_is_not_told_to_change():
 def test_a_zero_penalty_is_not_called_non_quadratic():
     """Second outside reading, 31: `lam // 2 * total` is 0 at lam = 1, and 0 doubled is 0: it was told it is not
     quadratic. It earns nothing there, and is told why."""
-    from autograder.selfcheck.local import local_run
     from autograder.selfcheck.public_checks import ewc_properties
-    import shutil, tempfile
-    from pathlib import Path
-    from helpers import HANDOUT, REFERENCE, submission_from
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder) / "sub"
-        shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__", "data"))
-        submission_from(REFERENCE, root)
-        source = (root / "ewc.py").read_text()
-        assert "    return lam / 2 * total\n" in source
-        (root / "ewc.py").write_text(source.replace("    return lam / 2 * total\n", "    return lam // 2 * total\n"))
-        outcome = ewc_properties(local_run(root, clean_root=HANDOUT))
+    outcome = public_check_of_edit(ewc_properties, "ewc.py", "    return lam / 2 * total\n", "    return lam // 2 * total\n")
     assert outcome.fraction < 1 and "judged once it is not 0" in outcome.message
     assert "multiply the penalty by 4" not in outcome.message
 
@@ -165,20 +154,9 @@ def test_a_zero_penalty_is_not_called_non_quadratic():
 def test_a_posterior_with_alpha_bar_0_zero_is_told_0_x0_in_float32_too():
     """Third outside reading, 28 again: the check converts the returned mean to float64 before showing it, so
     the rounding cut-off must come from the dtype returned, not from the converted array."""
-    from autograder.selfcheck.local import local_run
     from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
-    import shutil, tempfile
-    from pathlib import Path
-    from helpers import HANDOUT, REFERENCE, submission_from
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder) / "sub"
-        shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__", "data"))
-        submission_from(REFERENCE, root)
-        source = (root / "diffusion.py").read_text()
-        one = "else torch.ones((), dtype=ab.dtype, device=ab.device)"
-        assert one in source
-        (root / "diffusion.py").write_text(source.replace(one, one.replace("torch.ones", "torch.zeros")))
-        outcome = diffusion_edges_and_dtypes(local_run(root, clean_root=HANDOUT))
+    one = "else torch.ones((), dtype=ab.dtype, device=ab.device)"
+    outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", one, one.replace("torch.ones", "torch.zeros"))
     lines = [line for line in outcome.message.splitlines() if "q_posterior at t = 1 (float32 inputs)" in line]
     assert lines and all("got mean 0 x0 + " in line for line in lines), outcome.message
 
@@ -186,19 +164,26 @@ def test_a_posterior_with_alpha_bar_0_zero_is_told_0_x0_in_float32_too():
 def test_a_posterior_nan_at_t_1_and_wrong_everywhere_is_not_told_that_t_1_waits():
     """Third outside reading, 48: a NaN at t = 1 was charged there while the t = T line said t = 1's values
     'are judged once it is right there'."""
-    from autograder.selfcheck.local import local_run
     from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
-    import shutil, tempfile
+    right = "coef_x0 = alpha_bar_prev.sqrt() * beta_t / (1 - alpha_bar_t)"
+    outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", right,
+                                   right.replace("(1 - alpha_bar_t)", "(1 - alpha_bar_prev)"))
+    assert "returns NaN or inf" in outcome.message, outcome.message
+    assert "t = 1 and t = T are judged once" not in outcome.message, outcome.message
+
+
+def public_check_of_edit(check, file, old, new):
+    """The outcome of a public check on the reference with one line of `file` edited."""
+    import shutil
+    import tempfile
     from pathlib import Path
     from helpers import HANDOUT, REFERENCE, submission_from
+    from autograder.selfcheck.local import local_run
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "sub"
         shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__", "data"))
         submission_from(REFERENCE, root)
-        source = (root / "diffusion.py").read_text()
-        right = "coef_x0 = alpha_bar_prev.sqrt() * beta_t / (1 - alpha_bar_t)"
-        assert right in source
-        (root / "diffusion.py").write_text(source.replace(right, right.replace("(1 - alpha_bar_t)", "(1 - alpha_bar_prev)")))
-        outcome = diffusion_edges_and_dtypes(local_run(root, clean_root=HANDOUT))
-    assert "returns NaN or inf" in outcome.message, outcome.message
-    assert "t = 1 and t = T are judged once" not in outcome.message, outcome.message
+        source = (root / file).read_text()
+        assert old in source
+        (root / file).write_text(source.replace(old, new))
+        return check(local_run(root, clean_root=HANDOUT))

@@ -98,6 +98,7 @@ DIAGNOSES = {
     "fisher_not_squared": "gradients not squared",
     "fisher_abs": "absolute values in place of squares",
     "fisher_first_batch": "only the first batch used",
+    "fisher_last_batch": "each batch's sum overwrites the last (= instead of +=): only the last batch counts",
     "fisher_prob_not_log": "the gradient of the probability, not of its log",
     "fisher_train_mode": "the Fisher computed with dropout active (train mode)",
     "fisher_forced_train": "fisher_diagonal switches the model to train mode (dropout on) itself",
