@@ -187,3 +187,48 @@ def public_check_of_edit(check, file, old, new):
         assert old in source
         (root / file).write_text(source.replace(old, new))
         return check(local_run(root, clean_root=HANDOUT))
+
+
+def test_a_posterior_right_at_t_1_is_not_told_that_t_1_waits():
+    """Fourth outside reading, 67: the variance with 1 - beta_t for beta_t is right at t = 1 (and judged there),
+    yet t = T's line said 'its values at t = 1 and t = T are judged once it is right there'."""
+    from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
+    right = "var = beta_t * (1 - alpha_bar_prev) / (1 - alpha_bar_t)"
+    outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", right,
+                                   right.replace("var = beta_t *", "var = (1 - beta_t) *"))
+    assert "wrong at an ordinary time too" in outcome.message, outcome.message
+    assert "t = 1 and t = T are judged once" not in outcome.message, outcome.message
+
+
+def test_an_overflowing_loss_is_not_told_it_forms_sigmoid():
+    """Fourth outside reading, 64: log1p(exp(-h)) overflows without any sigmoid; the message named sigmoid as the
+    cause. It now says what such formulas do, not which one the code used."""
+    from autograder.selfcheck.public_checks import UNSTABLE, gan_large_logits
+    outcome = public_check_of_edit(gan_large_logits, "models/gan.py", "    return -F.logsigmoid(logits_fake).mean()",
+                                   "    return torch.log1p(torch.exp(-logits_fake)).mean()")
+    assert outcome.fraction < 1 and UNSTABLE in outcome.message
+    assert "sigmoid(h) rounds to 0 or 1" not in UNSTABLE and "exp" in UNSTABLE
+
+
+def test_a_constant_dz_dv_factor_in_float32_is_one_factor():
+    """Fourth outside reading, 61: z = m + eps / sqrt(v) has dz/dv = -(z - m) / (2 v) exactly; z - m formed in float32
+    spread the ratio over -1.00014 .. -0.9967, told as 'varying from element to element'."""
+    import numpy as np
+    from autograder.checks.utils import observed_ratio
+    g = np.random.default_rng(1)
+    v = np.broadcast_to(np.array([0.04, 0.3, 1.0, 9.0]), (50, 4))
+    eps = g.normal(size=(50, 4))
+    z_minus_m = (eps / np.sqrt(v)).astype(np.float32).astype(np.float64)   # as the judge reads it back
+    right = (np.float32(1) * z_minus_m) / (2 * v)
+    got = -(eps / np.sqrt(v)) / (2 * v) * (1 + g.uniform(-2e-3, 2e-3, size=eps.shape))
+    told = observed_ratio(got, right, v)
+    assert told.startswith("observed -") and told.endswith(" times that.") and " to " not in told, told
+    assert abs(float(told.split()[1]) + 1) < 3e-3, told
+
+
+def test_two_sides_within_rounding_of_the_right_nelbo_are_not_told_which_is_right():
+    """Fourth outside reading, 63: nelbo = rec + 0.1 kl is 0.02 off (within the 1e-4 tolerance of 546), kl + rec is
+    right; it was told 'nelbo is right ... the kl and rec returned should be the two terms'."""
+    from autograder.checks.vae import not_the_sum
+    told = not_the_sum((546.428, 0.0222, 546.4258), right_nelbo=546.448)
+    assert "nelbo is right" not in told and "should equal kl + rec" in told

@@ -36,6 +36,7 @@ def recorded_statistics():
     finally:
         training.trained = original
 
+
 def test_the_judge_s_numpy_adam_is_the_probes_adam_in_float64():
     """The same steps as the worker's Adam (itself torch.optim.Adam bit for bit, test_probes.py), here in float64."""
     g = np.random.default_rng(0)
@@ -136,3 +137,17 @@ def test_a_submission_that_zeroes_the_naive_model_from_the_probe_s_frame_earns_n
     assert all(tests[n]["score"] == 0 for n in ("5.1", "5.2", "5.3", "5.4")), {n: tests[n]["score"] for n in tests}
     assert "naive training keeps" in tests["5.4"]["output"]
     assert data["score"] == 80   # every other file keeps its points
+
+
+def test_a_penalty_that_learns_neither_task_is_not_said_to_hold_the_parameters_near_task_a(tmp_path):
+    """Fourth outside reading, 70: lam / 2 * sqrt(S) has a NaN gradient at theta = star, where training starts;
+    both tasks end at chance, and 5.4 said "the penalty holds the parameters too close to task A's"."""
+    root = tmp_path / "sub"
+    shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__", "data"))
+    submission_from(REFERENCE, root)
+    source = (root / "ewc.py").read_text()
+    assert "    return lam / 2 * total\n" in source
+    (root / "ewc.py").write_text(source.replace("    return lam / 2 * total\n", "    return lam / 2 * total.sqrt()\n"))
+    outcome = training.ewc(local_run(root, clean_root=HANDOUT))
+    assert outcome is not None and outcome.fraction == 0.0
+    assert "too close to task A" not in outcome.message and "learned neither task" in outcome.message, outcome.message

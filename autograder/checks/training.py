@@ -225,8 +225,10 @@ def ewc(run):
         "eval mode) and the penalty (lam / 2 * sum F (theta - star)^2).") if not keeps_a else
         "task A is kept, but so it is by weights that never leave task A's: it earns points once task B is learned too.")
     claims.claim("task B learned", 1, keeps_a and learns_b, (
-        f"with your EWC, task B reaches only {ewc_b:.1%} accuracy (expected above 50%): the penalty holds the "
-        "parameters too close to task A's.") if not learns_b else
+        f"with your EWC, task B reaches only {ewc_b:.1%} accuracy (expected above 50%)" + (
+            ": the penalty holds the parameters too close to task A's." if keeps_a else
+            f", and task A {ewc_a:.1%}: training with your penalty learned neither task (is the penalty or its "
+            "gradient finite at theta = star, where training starts?).")) if not learns_b else
         "task B is learned, as naive training learns it: it earns points once task A is kept better than naive training does.")
     devices.claim(run, claims, "ewc.py", substance=kept)
     return claims.outcome()

@@ -141,8 +141,8 @@ def vae_bound_properties(run):
 # --- models/gan.py --------------------------------------------------------------------------------
 
 LOSSES = ("discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating")
-UNSTABLE = ("it is not finite where the right value is: at large |logits| sigmoid(h) rounds to 0 or 1, so "
-            "log(sigmoid(h)) or log(1 - sigmoid(h)) is log(0) = -inf; F.logsigmoid(h) and F.softplus stay finite.")
+UNSTABLE = ("it is not finite where the right value is: at large |logits| a formula that forms sigmoid(h) or "
+            "exp(h) before taking the log gets log(0) or exp overflow there; F.logsigmoid(h) and F.softplus stay finite.")
 # (real, fake) logits and, for each loss, (value, d/dreal, d/dfake): literals from the reference in
 # float64 (e.g. -mean logsigmoid at 1e4, -1e4, 30 is (0 + 1e4 + 9.4e-14) / 3).
 LARGE = [
@@ -430,8 +430,9 @@ def diffusion_edges_and_dtypes(run):
                 else f"q_posterior at t = T {inputs} raised {student_text(error)}." + (
                     "" if right.get("alpha_bars") else " Your alpha_bars is wrong here (above): if q_posterior uses "
                     "it, fix alpha_bars first.") if error else
-                (wrong_everywhere("q_posterior") if finite else wrong_everywhere("q_posterior").replace(
-                    "its values at t = 1 and t = T are", "its value at t = T is"))   # t = 1's NaN is told above
+                # t = 1 and t = T wait together only where t = 1's line said so (not beside its NaN, or where t = 1 is right)
+                (wrong_everywhere("q_posterior") if finite and not right["q_posterior"] else wrong_everywhere(
+                    "q_posterior").replace("its values at t = 1 and t = T are", "its value at t = T is"))
                 if ordinary().get("q_posterior") else
                 f"q_posterior at t = T = 10 of this schedule {inputs} should have mean 0.19952 x0 + 0.80027 xt and "
                 f"variance 0.016168; got {got_T}." + helper_note("q_posterior")))
