@@ -227,8 +227,9 @@ def ewc(run):
     claims.claim("task B learned", 1, keeps_a and learns_b, (
         f"with your EWC, task B reaches only {ewc_b:.1%} accuracy (expected above 50%)" + (
             ": the penalty holds the parameters too close to task A's." if keeps_a else
-            f", and task A {ewc_a:.1%}: training with your penalty learned neither task (is the penalty or its "
-            "gradient finite at theta = star, where training starts?).")) if not learns_b else
+            f", and task A {ewc_a:.1%} (naive training keeps {naive_a:.1%}): with your penalty, training on task B "
+            "neither learned it nor kept task A better than naive training does (is the penalty or its gradient "
+            "finite at theta = star, where training starts?).")) if not learns_b else
         "task B is learned, as naive training learns it: it earns points once task A is kept better than naive training does.")
     devices.claim(run, claims, "ewc.py", substance=kept)
     return claims.outcome()
