@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.checks import training
 from autograder.checks.inputs import GOLDENS, flatten, gan_state, rng, small_net_state, vae_state
 from autograder.selfcheck.local import local_run
 from staff import REPO, trusted
@@ -71,6 +72,11 @@ def cases(run):
               "y": g.integers(0, 5, 40), "batch_size": 8, "train_mode": True}
     result = run("fisher", **inputs)
     out["fisher"] = {"inputs": inputs, "expected": {"fisher": result["fisher"]}}
+
+    # test 5.4's baseline: the judge's own numpy training (no reference code), stored so that a
+    # grading reads it instead of training it (0.15 s); the sizes it was trained with are checked
+    after_a, naive = training.train_ewc_baseline(digits)
+    out["ewc_baseline"] = {"inputs": training.ewc_sizes(), "expected": {"after_a": after_a, "naive": naive}}
     return out
 
 

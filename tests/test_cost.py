@@ -8,12 +8,14 @@ import subprocess
 import sys
 import types
 
+import numpy as np
 import pytest
 
 from helpers import PYTHON, REFERENCE, REPO
 
 from autograder import regrade
 from autograder.checks import training
+from autograder.checks.inputs import GoldenError, golden
 from autograder.worker import integrity
 
 
@@ -124,7 +126,7 @@ def test_the_nelbo_the_feedback_quotes_for_a_correct_bound_is_the_references():
     assert abs(run.measured["held-out NELBO"] - training.VAE_REFERENCE_NELBO) < 0.5, run.measured
 
 
-def test_the_judges_ewc_baseline_is_trained_once_and_cannot_be_altered():
+def test_the_judges_ewc_baseline_is_read_once_and_cannot_be_altered():
     first = training.ewc_baseline()
     assert training.ewc_baseline() is first
     after_a, naive, xb, batches_b, perm = first
@@ -132,6 +134,24 @@ def test_the_judges_ewc_baseline_is_trained_once_and_cannot_be_altered():
         naive["out.weight"][0, 0] = 0.0
     with pytest.raises(ValueError):
         batches_b[0, 0] = 0
+
+
+def test_the_ewc_baseline_golden_is_the_judges_own_training_at_the_checks_sizes(monkeypatch):
+    """A grading reads test 5.4's baseline from goldens/ewc_baseline.npz instead of training it: it must be
+    what the judge's numpy training gives now, and a check resized since the golden was written must
+    refuse it (a grader's fault, regenerate) rather than compare with a baseline of other sizes."""
+    after_a, naive, *_ = training.ewc_baseline()
+    fresh_a, fresh_naive = training.train_ewc_baseline(golden("digits")["inputs"])
+    for ours, fresh in ((after_a, fresh_a), (naive, fresh_naive)):
+        assert sorted(ours) == sorted(fresh)
+        assert all(np.allclose(ours[k], fresh[k], rtol=1e-5, atol=1e-6) for k in ours)
+    monkeypatch.setattr(training, "EWC_STEPS", training.EWC_STEPS + 1)
+    training.ewc_baseline.cache_clear()
+    try:
+        with pytest.raises(GoldenError, match="regenerate"):
+            training.ewc_baseline()
+    finally:
+        training.ewc_baseline.cache_clear()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 from autograder.selfcheck import devices
 from autograder.selfcheck.expect import Claims, fmt
 from autograder.checks import numeric
-from .inputs import gan_state, golden, rng, small_net_state
+from .inputs import GoldenError, gan_state, golden, rng, small_net_state
 
 VAE_STEPS, VAE_BATCH, VAE_LR, VAE_Z = 100, 100, 2e-3, 10
 # Sized to what the threshold needs (measured over the corpus, benchmarks/device_benchmark.py --margins;
@@ -69,8 +69,9 @@ def trained(run, probe, statistics, **inputs):
     return out, stats
 
 
-def digits():
-    d = golden("digits")["inputs"]
+def digits(d=None):
+    """(train_x, train_y, test_x, test_y) of the digits golden (or of `d`, its inputs), pixels in [0, 1]."""
+    d = golden("digits")["inputs"] if d is None else d
     return d["train_x"].astype(np.float32) / 255.0, d["train_y"], d["test_x"].astype(np.float32) / 255.0, d["test_y"]
 
 
@@ -178,18 +179,42 @@ def small_net_adam(state, x, y, batches, lr=EWC_LR, betas=(0.9, 0.999), eps=1e-8
     return {k: v.astype(np.float32) for k, v in params.items()}
 
 
-@functools.lru_cache(maxsize=1)   # the same for every submission: a regrade job's judge trains it once
+def ewc_sizes():
+    """What the EWC baseline depends on besides the digits golden and the seeds: recorded in its golden
+    file, so that a resized check cannot read a baseline trained with other sizes."""
+    return {"steps": EWC_STEPS, "batch": EWC_BATCH, "lr": EWC_LR, "hidden": EWC_HIDDEN}
+
+
+def ewc_task_b(train_x):
+    """Task B's inputs, its batches and the permutation (the judge's seeds; cheap to redraw)."""
+    perm = rng("training", "ewc", "perm").permutation(784)
+    batches_b = rng("training", "ewc", "batches", "B").integers(0, len(train_x), (EWC_STEPS, EWC_BATCH))
+    return train_x[:, perm], batches_b, perm
+
+
+def train_ewc_baseline(digit_inputs):
+    """(task A's weights, the naive model after task B) on the digits golden's inputs: the judge's numpy
+    training, 0.15 s. Run by `staff goldens` into goldens/ewc_baseline.npz (and again by its --check),
+    not by a grading."""
+    train_x, train_y, _, _ = digits(digit_inputs)
+    state = small_net_state(rng("training", "ewc"), 784, EWC_HIDDEN, 10)
+    batches_a = rng("training", "ewc", "batches", "A").integers(0, len(train_x), (EWC_STEPS, EWC_BATCH))
+    xb, batches_b, _ = ewc_task_b(train_x)
+    after_a = small_net_adam(state, train_x, train_y, batches_a)
+    return after_a, small_net_adam(after_a, xb, train_y, batches_b)
+
+
+@functools.lru_cache(maxsize=1)   # the same for every submission: a regrade job's judge reads it once
 def ewc_baseline():
     """(task A's weights, the naive model after task B, task B's inputs, task B's batches, the
     permutation): the judge's, read-only (the cached copy is shared by every grading of the process)."""
-    train_x, train_y, _, _ = digits()
-    perm = rng("training", "ewc", "perm").permutation(784)
-    state = small_net_state(rng("training", "ewc"), 784, EWC_HIDDEN, 10)
-    batches_a = rng("training", "ewc", "batches", "A").integers(0, len(train_x), (EWC_STEPS, EWC_BATCH))
-    batches_b = rng("training", "ewc", "batches", "B").integers(0, len(train_x), (EWC_STEPS, EWC_BATCH))
-    after_a = small_net_adam(state, train_x, train_y, batches_a)
-    xb = train_x[:, perm]
-    naive = small_net_adam(after_a, xb, train_y, batches_b)
+    case = golden("ewc_baseline")
+    recorded = {k: case["inputs"][k].item() for k in ewc_sizes()}
+    if recorded != ewc_sizes():
+        raise GoldenError(f"ewc_baseline.npz was trained with {recorded}, the check now uses {ewc_sizes()}; "
+                          "regenerate with: python -m staff goldens")
+    after_a, naive = case["expected"]["after_a"], case["expected"]["naive"]
+    xb, batches_b, perm = ewc_task_b(digits()[0])
     for array in [*after_a.values(), *naive.values(), xb, batches_b, perm]:
         array.setflags(write=False)
     return after_a, naive, xb, batches_b, perm
