@@ -46,6 +46,19 @@ def test_a_forked_worker_grades_exactly_as_a_started_one(template, tmp_path):
     assert strip(forked) == strip(started)
 
 
+def test_the_submission_runs_with_the_cyclic_collector_on(template, tmp_path):
+    """The worker starts with the collector off and freezes what its start made (serve.freeze_the_start);
+    the homework must find it on again, in a started worker and in a forked one, or its garbage cycles
+    would never be freed."""
+    slot, zygote = template
+    sub = submission_from(REFERENCE, tmp_path / "sub")
+    (sub / "utils.py").write_text((sub / "utils.py").read_text() + (
+        "\nimport gc\nif not gc.isenabled() or gc.get_freeze_count() == 0:\n"
+        "    raise RuntimeError('the collector is off, or the start was not frozen')\n"))
+    for outcome in (grade(sub, None, quiet=True, slot=slot, zygote=zygote), grade(sub, None, quiet=True, slot=slot)):
+        assert outcome["score"] == 100, [t.get("output", "")[:200] for t in outcome["tests"] if t["score"] < t["max_score"]]
+
+
 def test_a_submission_sees_nothing_of_the_one_before_it(template, tmp_path):
     slot, zygote = template
     hostile = submission_from(REFERENCE, tmp_path / "hostile")

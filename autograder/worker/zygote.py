@@ -12,12 +12,14 @@ Control messages (SOCK_SEQPACKET, JSON): {"op": "fork", "config", "env", "accoun
 the child's channel socket attached -> {"pid"}; {"op": "poll"|"wait", "pid"} -> {"status": exit code
 as subprocess reports it (negative: the signal), or null while it runs}.
 """
+import gc
 import json
 import os
 import socket
 import sys
 import tempfile
 
+gc.disable()   # torch's import runs ~25% faster without the cyclic collector (serve.freeze_the_start)
 import torch  # noqa: E402  (what the template is for)
 import torch._dynamo  # noqa: E402,F401  (serve imports it before its integrity snapshot: once per template)
 
@@ -29,6 +31,7 @@ del sys.path[0]
 
 torch.set_num_threads(1)
 serve.warm_meta_device()   # once for every worker forked from here
+serve.freeze_the_start()   # also keeps the collector from writing to (copying) the children's shared pages
 
 
 def become_worker(channel, request):
