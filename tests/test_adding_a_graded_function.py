@@ -131,7 +131,7 @@ def add_to_contract(text):
 EDITS = {   # the walk-through's files (FILE = diffusion), each with its edit
     "reference/diffusion.py": lambda text: text + SNR,
     "docs/STUDENT_API.md": add_to_contract,
-    "autograder/selfcheck/probes.py": lambda text: text + PROBE,
+    "autograder/selfcheck/probes/diffusion.py": lambda text: text + PROBE,
     "autograder/checks/diffusion.py": lambda text: text + CHECK,
     "autograder/config.yaml": add_test_4_5,
     "tests/corpus/accuracy/diffusion.yaml": lambda text: text + VARIANTS,
