@@ -7,7 +7,7 @@ from typing import List, TypedDict
 
 import yaml
 
-from autograder.selfcheck import public_checks
+from autograder.selfcheck.public import PUBLIC
 from autograder.selfcheck.surface import GRADED_FILES
 
 PATH = Path(__file__).resolve().parent / "config.yaml"
@@ -33,12 +33,12 @@ class Limits(TypedDict):
 class Test(TypedDict):
     number: str
     name: str
-    check: str                   # a function of autograder/, e.g. checks.vae.gradients
+    check: str                   # a function of autograder/, e.g. checks.vae.gradients or selfcheck.public.gan.gan_large_logits
     file: str                    # the graded file it judges
     points: float
     visibility: str
     timeout_s: float
-    public: bool                 # optional, default false: students' pytest runs this same check (selfcheck.public_checks.PUBLIC)
+    public: bool                 # optional, default false: students' pytest runs this same check (selfcheck.public.PUBLIC)
 
 
 OPTIONAL = {"public": False}     # fields a line of config.yaml may leave out, and their values then
@@ -107,10 +107,10 @@ def validate(raw):
             raise ConfigError(f"{where}: check {t['check']} does not exist ({error})") from None
         if not callable(check):
             raise ConfigError(f"{where}: check {t['check']} is not a function")
-        if t["public"] != (check in public_checks.PUBLIC.get(t["file"], [])):
+        if t["public"] != (check in PUBLIC.get(t["file"], [])):
             raise ConfigError(f"{where}: public must be {str(not t['public']).lower()}: students' pytest "
                               f"{'does not run' if t['public'] else 'runs'} {t['check']} for {t['file']} "
-                              "(selfcheck/public_checks.py PUBLIC)")
+                              "(selfcheck/public/__init__.py PUBLIC)")
     untested = [f for f in GRADED_FILES if f not in {t["file"] for t in tests}]
     if untested:
         raise ConfigError(f"tests: no test judges {', '.join(untested)}")

@@ -29,7 +29,7 @@ from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_S
 from autograder.sandbox.ground import Ground
 from autograder.redaction import hide_numbers, student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
-from autograder.selfcheck.public_checks import not_written
+from autograder.selfcheck.public.common import not_written
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE.parent

@@ -3,16 +3,12 @@ the tree, a new graded function (`diffusion.snr`) is added by editing exactly th
 walk-through names, then `python -m staff handout`; the consistency checks (config, docs, handout,
 validate.py) pass there and the corpus gate's verdicts hold for the new test's variants."""
 import ast
-import hashlib
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
 import yaml
 
-from helpers import PYTHON, REPO, function_node
+from helpers import REPO, file_digests, function_node, run_in, tracked_copy
 
 from autograder.selfcheck import surface
 
@@ -46,12 +42,6 @@ def walkthrough_files():
     text = (REPO / "docs" / "DESIGN.md").read_text()
     section = text.split("## Adding a graded function", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^\d+\. `([^`]+)`", section, re.M)
-
-
-def snapshot(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
-            and ".hypothesis" not in p.parts}
 
 
 SNR = '''
@@ -131,7 +121,7 @@ def add_to_contract(text):
 EDITS = {   # the walk-through's files (FILE = diffusion), each with its edit
     "reference/diffusion.py": lambda text: text + SNR,
     "docs/STUDENT_API.md": add_to_contract,
-    "autograder/selfcheck/probes.py": lambda text: text + PROBE,
+    "autograder/selfcheck/probes/diffusion.py": lambda text: text + PROBE,
     "autograder/checks/diffusion.py": lambda text: text + CHECK,
     "autograder/config.yaml": add_test_4_5,
     "tests/corpus/accuracy/diffusion.yaml": lambda text: text + VARIANTS,
@@ -152,24 +142,10 @@ print(graded[audit.REFERENCE_VARIANT['name']]['4.5'][0], graded['snr_without_the
 """
 
 
-def run(copy, *args, timeout=120):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    done = subprocess.run([str(PYTHON), *args], cwd=copy, env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
-                          capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
-
-
 @pytest.mark.skipif(not (REPO / ".git").exists(), reason="copies the tree's tracked files (git ls-files)")
 def test_the_walkthrough_adds_a_graded_function_with_only_the_files_it_names(tmp_path):
-    copy = tmp_path / "tree"
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, tracked.split("\0")):
-        if (REPO / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, copy / name)
-    (copy / ".venv").symlink_to((REPO / ".venv").resolve())
-    before = snapshot(copy)
+    copy = tracked_copy(tmp_path / "tree")
+    before = file_digests(copy)
 
     for path, edit in EDITS.items():
         (copy / path).write_text(edit((copy / path).read_text()))
@@ -179,17 +155,17 @@ def test_the_walkthrough_adds_a_graded_function_with_only_the_files_it_names(tmp
     for path in lacking:   # step 8: an honest copy of the reference's diffusion.py gets the function too
         (copy / path).write_text((copy / path).read_text() + SNR.replace("    ### BEGIN SOLUTION\n", "").replace(
             "    ### END SOLUTION\n", ""))
-    run(copy, "-m", "staff", "handout")
+    run_in(copy, "-m", "staff", "handout")
 
-    changed = {name for name, digest in snapshot(copy).items() if before.get(name) != digest}
+    changed = {name for name, digest in file_digests(copy).items() if before.get(name) != digest}
     by_hand = {name for name in changed if not name.startswith(GENERATED)}
     steps = {step.replace("CASE", "detached_daemon").replace("FILE", "diffusion") for step in walkthrough_files()}
     assert by_hand == set(EDITS) | set(lacking) == steps
     assert {"student_template/diffusion.py", "autograder/selfcheck/surface.py", "README.md"} <= changed
 
-    run(copy, "-m", "staff", "handout", "--check")
-    run(copy, "-m", "pytest", "-q", "-x", "tests/test_config.py", "tests/test_docs.py", "tests/test_handout.py",
+    run_in(copy, "-m", "staff", "handout", "--check")
+    run_in(copy, "-m", "pytest", "-q", "-x", "tests/test_config.py", "tests/test_docs.py", "tests/test_handout.py",
         "tests/test_adding_a_graded_function.py", "-k", "not walkthrough and not untouched and not compile", timeout=300)
-    assert " 0 misclassified" in run(copy, "tests/corpus/accuracy/validate.py", "-k", "snr")
-    problems, scores = run(copy, "-c", AUDIT, timeout=300).strip().splitlines()[-2:]
+    assert " 0 misclassified" in run_in(copy, "tests/corpus/accuracy/validate.py", "-k", "snr")
+    problems, scores = run_in(copy, "-c", AUDIT, timeout=300).strip().splitlines()[-2:]
     assert problems == "{'snr_without_the_ratio': [], 'snr_written_out': []}" and scores == "1.0 0.0"

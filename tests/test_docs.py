@@ -4,6 +4,7 @@ document is a copy of another's (docs/STUDENT_API.md is the contract, copied fro
 import copy
 
 import staff.handout as handout
+import staff.readme_sections as readme_sections
 from helpers import HANDOUT, REPO
 
 from autograder.config import load_config
@@ -23,9 +24,9 @@ def test_the_generated_table_names_every_graded_function():
 
 
 def test_the_readme_holds_the_current_generated_sections():
-    text = handout.README.read_text()
-    assert handout.readme_text(text) == text, "README.md is stale: run python -m staff handout"
-    assert handout.tests_table(load_config()) in text
+    text = readme_sections.README.read_text()
+    assert readme_sections.readme_text(text) == text, "README.md is stale: run python -m staff handout"
+    assert readme_sections.tests_table(load_config()) in text
 
 
 def test_moving_a_point_in_config_rewrites_the_readmes_tables(monkeypatch):
@@ -33,12 +34,12 @@ def test_moving_a_point_in_config_rewrites_the_readmes_tables(monkeypatch):
     points = {t["number"]: t for t in config["tests"]}
     points["2.4"]["points"] -= 1
     points["3.1"]["points"] += 1
-    monkeypatch.setattr(handout, "load_config", lambda: config)
-    text = handout.readme_text(handout.README.read_text())
+    monkeypatch.setattr(readme_sections, "load_config", lambda: config)
+    text = readme_sections.readme_text(readme_sections.README.read_text())
     assert f"| 2.4 | {points['2.4']['points']:g} | `models/vae.py` |" in text
     assert f"| 3.1 | {points['3.1']['points']:g} | `models/gan.py` |" in text
     vae, gan = (sum(t["points"] for t in config["tests"] if t["file"] == f) for f in ("models/vae.py", "models/gan.py"))
-    assert f"`models/vae.py` {vae:g}, `models/gan.py` {gan:g}," in text and text != handout.README.read_text()
+    assert f"`models/vae.py` {vae:g}, `models/gan.py` {gan:g}," in text and text != readme_sections.README.read_text()
 
 
 def test_the_handout_readme_says_which_self_checks_are_graded_from_the_public_flags():

@@ -127,7 +127,7 @@ def test_a_float32_posterior_mean_made_of_xt_alone_shows_0_x0_not_its_rounding()
     """Second outside reading, 28: at t = 1 a float32 xt coefficient of ~1e4 left 4.4e-05 in the fitted x0
     coefficient, shown as if the code had one."""
     import numpy as np
-    from autograder.selfcheck.public_checks import show_mean
+    from autograder.selfcheck.public.diffusion import show_mean
     g = np.random.default_rng(0)
     x0, xt = (g.normal(size=(4, 3)).astype(np.float32) for _ in range(2))
     assert show_mean((np.float32(9997.84) * xt).astype(np.float32), x0, xt) == "0 x0 + 9997.84 xt"
@@ -145,7 +145,7 @@ def test_a_right_nelbo_beside_a_wrong_rec_is_not_told_to_change():
 def test_a_zero_penalty_is_not_called_non_quadratic():
     """Second outside reading, 31: `lam // 2 * total` is 0 at lam = 1, and 0 doubled is 0: it was told it is not
     quadratic. It earns nothing there, and is told why."""
-    from autograder.selfcheck.public_checks import ewc_properties
+    from autograder.selfcheck.public.ewc import ewc_properties
     outcome = public_check_of_edit(ewc_properties, "ewc.py", "    return lam / 2 * total\n", "    return lam // 2 * total\n")
     assert outcome.fraction < 1 and "judged once it is not 0" in outcome.message
     assert "multiply the penalty by 4" not in outcome.message
@@ -154,7 +154,7 @@ def test_a_zero_penalty_is_not_called_non_quadratic():
 def test_a_posterior_with_alpha_bar_0_zero_is_told_0_x0_in_float32_too():
     """Third outside reading, 28 again: the check converts the returned mean to float64 before showing it, so
     the rounding cut-off must come from the dtype returned, not from the converted array."""
-    from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
+    from autograder.selfcheck.public.diffusion import diffusion_edges_and_dtypes
     one = "else torch.ones((), dtype=ab.dtype, device=ab.device)"
     outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", one, one.replace("torch.ones", "torch.zeros"))
     lines = [line for line in outcome.message.splitlines() if "q_posterior at t = 1 (float32 inputs)" in line]
@@ -164,7 +164,7 @@ def test_a_posterior_with_alpha_bar_0_zero_is_told_0_x0_in_float32_too():
 def test_a_posterior_nan_at_t_1_and_wrong_everywhere_is_not_told_that_t_1_waits():
     """Third outside reading, 48: a NaN at t = 1 was charged there while the t = T line said t = 1's values
     'are judged once it is right there'."""
-    from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
+    from autograder.selfcheck.public.diffusion import diffusion_edges_and_dtypes
     right = "coef_x0 = alpha_bar_prev.sqrt() * beta_t / (1 - alpha_bar_t)"
     outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", right,
                                    right.replace("(1 - alpha_bar_t)", "(1 - alpha_bar_prev)"))
@@ -192,7 +192,7 @@ def public_check_of_edit(check, file, old, new):
 def test_a_posterior_right_at_t_1_is_not_told_that_t_1_waits():
     """Fourth outside reading, 67: the variance with 1 - beta_t for beta_t is right at t = 1 (and judged there),
     yet t = T's line said 'its values at t = 1 and t = T are judged once it is right there'."""
-    from autograder.selfcheck.public_checks import diffusion_edges_and_dtypes
+    from autograder.selfcheck.public.diffusion import diffusion_edges_and_dtypes
     right = "var = beta_t * (1 - alpha_bar_prev) / (1 - alpha_bar_t)"
     outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", right,
                                    right.replace("var = beta_t *", "var = (1 - beta_t) *"))
@@ -203,7 +203,7 @@ def test_a_posterior_right_at_t_1_is_not_told_that_t_1_waits():
 def test_an_overflowing_loss_is_not_told_it_forms_sigmoid():
     """Fourth outside reading, 64: log1p(exp(-h)) overflows without any sigmoid; the message named sigmoid as the
     cause. It now says what such formulas do, not which one the code used."""
-    from autograder.selfcheck.public_checks import UNSTABLE, gan_large_logits
+    from autograder.selfcheck.public.gan import UNSTABLE, gan_large_logits
     outcome = public_check_of_edit(gan_large_logits, "models/gan.py", "    return -F.logsigmoid(logits_fake).mean()",
                                    "    return torch.log1p(torch.exp(-logits_fake)).mean()")
     assert outcome.fraction < 1 and UNSTABLE in outcome.message

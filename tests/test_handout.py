@@ -154,8 +154,10 @@ def test_a_file_that_does_not_compile_fails_only_its_own_test(tmp_path):
 def test_the_handout_computes_no_graded_quantity_and_carries_the_contract_notes():
     shipped = HANDOUT / "selfcheck"
     assert not (shipped / "numeric.py").exists() and not (shipped / "hidden_probes.py").exists()
-    for name in ("public_checks.py", "expect.py", "test_selfcheck.py", "probes.py", "local.py", "homework.py"):
-        text = (shipped / name).read_text()
+    code = [p for p in sorted(shipped.rglob("*.py")) if "clean" not in p.relative_to(shipped).parts]
+    assert {"public/gan.py", "probes/utils.py", "expect.py", "test_selfcheck.py"} <= {p.relative_to(shipped).as_posix() for p in code}
+    for path in code:   # the self-checks' own code; clean/ holds the handout's stubs and provided files
+        name, text = path.relative_to(shipped).as_posix(), path.read_text()
         for computation in ("logaddexp", "np.log(", "np.exp(", "cumprod(", "numeric", "kl_normal(", "log_softmax(",
                             "v.sqrt()", "torch.sqrt(v", "trusted_sample"):   # the sample itself
             assert computation not in text, (name, computation)
@@ -165,7 +167,7 @@ def test_the_handout_computes_no_graded_quantity_and_carries_the_contract_notes(
 
 def test_only_a_stub_s_own_error_is_reported_as_not_written():
     from autograder.selfcheck.homework import describe
-    from autograder.selfcheck.public_checks import not_written
+    from autograder.selfcheck.public.common import not_written
     assert not_written(describe(NotImplementedError("write sample_gaussian")))
     # an error of the student's own that merely mentions it is their error, not an unwritten function
     assert not not_written(describe(ValueError("my helper raised NotImplementedError")))

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, values
-from autograder.selfcheck import public_checks
-from autograder.selfcheck.public_checks import show_mean
+from autograder.selfcheck.public import diffusion as public_check
+from autograder.selfcheck.public.common import not_written
+from autograder.selfcheck.public.diffusion import show_mean
 from .inputs import first_failure, golden, hypothesis_settings, rng
 
 HYPOTHESIS = hypothesis_settings(max_examples=40)
@@ -52,7 +53,7 @@ def result(out, name, t=None, betas=None):
     if out[name] is None:
         error = str(out[name + "_error"])
         T = None if betas is None else len(betas)
-        if public_checks.not_written(error):
+        if not_written(error):
             raise CheckFailed(diagnose("not_written", f"{name} is not written yet (it raises NotImplementedError)."))
         note = "" if betas is None else alpha_bars_note(out, betas)
         if error.startswith("IndexError") and t is not None and t == T and not note:
@@ -90,7 +91,7 @@ def pair_match(rtol=1e-6, atol=1e-9):
 
 def returned_tol(out, name):
     """(rtol, atol) for the precision of what `name` returned (one rule with test 4.4's)."""
-    tol = public_checks.returned_tol(out, name)
+    tol = public_check.returned_tol(out, name)
     return tol["rtol"], tol["atol"]
 
 

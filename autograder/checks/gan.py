@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, input_shapes, join, keys_of, near, values
-from autograder.selfcheck.public_checks import UNSTABLE, not_written
+from autograder.selfcheck.public.common import not_written
+from autograder.selfcheck.public.gan import UNSTABLE
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 
-from autograder.selfcheck.public_checks import linear_state, small_net_state  # noqa: F401  (small_net_state: for the checks)
+from autograder.selfcheck.public.ewc import linear_state, small_net_state  # noqa: F401  (small_net_state: for the checks)
 
 GOLDENS = Path(__file__).resolve().parent.parent / "goldens"
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, near, scalar
-from autograder.selfcheck.public_checks import REC_CUT, returned_numbers
+from autograder.selfcheck.public.vae import REC_CUT, returned_numbers
 from autograder.checks import numeric
 from .inputs import golden, rng, vae_state
 

@@ -192,7 +192,7 @@ def serve(fd_in, fd_out, config):
 
     reported_exits(fd_out, channel)
     settings = torch_globals(torch)
-    snapshot = integrity.Snapshot([probes, hidden_probes, homework, channel, integrity, sys.modules[__name__]],
+    snapshot = integrity.Snapshot([*probes.MODULES, hidden_probes, homework, channel, integrity, sys.modules[__name__]],
                                   tables=[("PROBES", PROBES)])
     changes, tampered, spawned, importing = {}, {}, {}, []
     wrote, written_before = {}, [written(base)]

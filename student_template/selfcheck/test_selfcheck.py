@@ -12,7 +12,8 @@ import pytest
 
 from selfcheck.expect import CheckFailed, StudentError
 from selfcheck.local import local_run
-from selfcheck.public_checks import PUBLIC, not_written
+from selfcheck.public import PUBLIC
+from selfcheck.public.common import not_written
 
 HERE = Path(__file__).resolve().parent
 HANDOUT = HERE.parent

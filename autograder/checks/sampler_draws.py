@@ -1,0 +1,151 @@
+"""The draws the checks of utils.sample_gaussian judge (checks/utils.py): their inputs, columns of known
+variance; the draws; and the mistakes whose traces the draws show exactly (noise shared between
+elements, uniform noise, a variance or a mean that one mistake predicts in every column)."""
+import math
+
+import numpy as np
+
+from autograder.selfcheck.expect import CheckFailed, Text, diagnose, fmt, identify, values
+from .inputs import rng
+
+N_ROWS, N_COLS = 4000, 8          # 32,000 draws per call
+N = N_ROWS * N_COLS
+Z = 6.0                           # a 6-sigma bound: two-sided normal tail 2.0e-9
+V_COLS = np.array([0.04, 0.09, 0.25, 0.36, 2.25, 4.0, 6.25, 9.0])
+# |mean of N iid N(0, 1)| * sqrt(N) is |N(0, 1)|: below 1e-4 with probability 8e-5, in two independent calls
+# 6.4e-9; a mean removed in float32 leaves about 1e-6 there
+CENTRED = 1e-4
+
+
+def mean_variance_inputs(dtype="float32"):
+    """Each column has its own mean and a variance well away from 1 (so v, v^2, sqrt(v) and exp(v) differ)."""
+    g = rng("sample_gaussian", "moments")
+    m = np.repeat(g.uniform(-3, 3, (1, N_COLS)), N_ROWS, 0).astype(dtype)
+    v = np.repeat(V_COLS[None], N_ROWS, 0).astype(dtype)
+    return m, v
+
+
+def draws(run, dtype="float32"):
+    m, v = mean_variance_inputs(dtype)
+    out = run("sample_gaussian", m=m, v=v, seed=1234, gradient=True)
+    z = values(out["z"], "z", m.shape)
+    if not np.all(np.isfinite(z)):
+        raise CheckFailed("z contains NaN or inf for finite m and positive v.")
+    return m.astype(np.float64), v.astype(np.float64), z, out
+
+
+def sharing(d, v, m):
+    """A diagnosis when the noise d = z - m is visibly shared (exact equalities), else None."""
+    u = d / np.sqrt(v)
+    z = d + m
+    if np.ptp(z) == 0:
+        return Text(f"every element of z is {fmt(float(z.flat[0]))}: z does not follow m and carries no noise")
+    if not np.any(d):
+        return diagnose("sg_no_noise", "z equals m everywhere: no noise was added. A sample of N(m, v) adds "
+                                       "standard normal noise scaled to variance v")
+    if np.allclose(u, u.flat[0], rtol=1e-4, atol=1e-4):
+        return diagnose("sg_shared_all", "every element of z got the same noise value (one scalar draw): draw "
+                                         "one independent eps per element, with the full shape of m")
+    if np.allclose(u, u[:1], rtol=1e-4, atol=1e-4):
+        return diagnose("sg_shared_batch", "every row of the batch got the same noise: draw one independent eps per "
+                                           "element, with the full shape of m (not m[0] or m.shape[1:])")
+    if np.allclose(u, u[:, :1], rtol=1e-4, atol=1e-4):
+        return diagnose("sg_shared_row", "all elements of a row got the same noise: draw eps with the full shape of m")
+    return None
+
+
+def distinct_draws(u):
+    """The noise values actually drawn when one draw is visibly shared (by every element, by the rows of the
+    batch, by the elements of a row), else None. u = (z - m) / sqrt(v)."""
+    close = lambda a, b: np.allclose(a, b, rtol=1e-4, atol=1e-4)
+    if not np.any(u) or np.ptp(u) == 0 and u.flat[0] == 0:
+        return None                                 # no noise at all: not a sharing of draws
+    if close(u, u.flat[0]):
+        return u.flat[:1]
+    if close(u, u[:1]):
+        return u[0]
+    if close(u, u[:, :1]):
+        return u[:, 0]
+    return None
+
+
+def standardized(d):
+    """Each column of d minus its own mean, over its own standard deviation (None if a column is constant)."""
+    sd = d.std(0, ddof=1)
+    if np.any(sd == 0):
+        return None
+    return (d - d.mean(0)) / sd
+
+
+def looks_uniform(d):
+    """Confined to one interval of width sqrt(12) standard deviations, with the uniform's fourth moment."""
+    w = standardized(d)
+    return w is not None and np.abs(w).max() <= math.sqrt(3) * 1.05 and abs((w ** 4).mean() - 1.8) < 0.1
+
+
+UNIFORM = ("the noise is uniform (every value lies in one interval, fourth moment 1.8): eps must be standard "
+           "normal, e.g. torch.randn_like(m); torch.rand_like draws uniformly from [0, 1)")
+
+
+def diagnose_variance(m, v, z):
+    """The cause of a wrong variance when every column's variance matches one mistake's prediction, else None."""
+    d = z - m
+    shared = sharing(d, v, m)
+    if shared is not None:
+        return shared
+    if looks_uniform(d):
+        return diagnose("sg_uniform", UNIFORM)
+    ratio = d.var(0, ddof=1) / V_COLS                      # observed / expected variance, per column
+    hypotheses = [
+        ("sg_std_for_variance", V_COLS, "the variance of z is v ** 2, as from m + v * eps: v is already a "
+                                        "variance, so scale eps by the standard deviation sqrt(v)"),
+        ("sg_logvar", np.exp(V_COLS) / V_COLS, "the variance of z is exp(v), as from m + exp(v / 2) * eps: v is a "
+                                               "variance, not a log-variance; scale eps by sqrt(v)"),
+        ("sg_logvar", np.exp(2 * V_COLS) / V_COLS, "the variance of z is exp(2 v), as from m + exp(v) * eps: v is a "
+                                                   "variance, not a log-variance; scale eps by sqrt(v)"),
+        ("sg_unscaled", 1 / V_COLS, "the variance of z is 1 in every column, as from m + eps: scale eps by sqrt(v)"),
+        ("sg_v_squared", V_COLS ** 3, "the variance of z is v ** 4, as from m + v ** 2 * eps: scale eps by sqrt(v)"),
+        ("sg_fourth_root", V_COLS ** -0.5, "the variance of z is sqrt(v), as from m + v ** 0.25 * eps: scale eps "
+                                           "by sqrt(v)"),
+    ]
+    k2 = float(np.exp(np.log(ratio).mean()))
+    centered = abs(float((d / np.sqrt(V_COLS)).mean())) < 0.1 * math.sqrt(k2)   # a scaled eps keeps mean 0
+    if abs(k2 - 1) > 0.1 and centered:
+        hypotheses.append(("sg_scaled", np.full(N_COLS, k2), f"the noise is {fmt(math.sqrt(k2))} sqrt(v) eps in every "
+                           f"column: scaled by a stray constant factor {fmt(math.sqrt(k2))}; the noise's variance must be v itself"))
+    # variance ratios within 20% of a prediction in every column (a correct sampler's are within 5%)
+    return identify(ratio, np.ones(N_COLS), hypotheses, lambda a, p: bool(np.all(np.abs(a / p - 1) < 0.2)))
+
+
+def diagnose_mean(m, v, z):
+    d = z - m
+    shared = sharing(d, v, m)
+    if shared is not None:
+        return shared
+    if looks_uniform(d) and d.min() >= 0:
+        return diagnose("sg_uniform", UNIFORM)
+    col_mean, se = d.mean(0), d.std(0, ddof=1) / math.sqrt(N_ROWS)
+    missing = identify(col_mean, np.zeros(N_COLS), [("sg_mean_missing", -m[0], "z - m averages -m in every column: "
+                       "z does not contain m; a sample of N(m, v) is m plus noise of mean zero")],
+                       lambda a, p: bool(np.all(np.abs(a - p) < Z * se)))
+    if missing is not None:
+        return missing
+    c = float(np.average(col_mean, weights=1 / se ** 2))
+    if np.all(np.abs(col_mean - c) < Z * se) and abs(c) > Z * se.max():
+        return diagnose("sg_offset", f"z - m averages {fmt(c)} in every column: a constant was added to the sample; "
+                                     "a sample of N(m, v) is m plus noise of mean zero")
+    return None
+
+
+def mean_is_m(m, d):
+    """(whether the noise d = z - m has mean 0, what was observed). Judged in units of the noise's OWN
+    standard deviation, column by column, so that a wrong scale (the variance claim) cannot make a
+    right mean look wrong: each column's mean / sd has sd 1 / sqrt(N_ROWS), their average 1 / sqrt(N)."""
+    sd, col_mean = d.std(0, ddof=1), d.mean(0)
+    if np.all(sd > 0):
+        mean_u = float(np.mean(col_mean / sd))
+        return abs(mean_u) < Z / math.sqrt(N), (
+            f"(z - m) averages {fmt(mean_u)} of its own standard deviation (over the columns), expected 0 "
+            f"(within {fmt(Z / math.sqrt(N))})")
+    worst = float(np.abs(col_mean).max())    # some column carries no noise at all: its mean is judged exactly
+    return worst <= 1e-6 * (1 + float(np.abs(m).max())), f"z - m averages up to {fmt(worst)} in a column, expected 0"

@@ -1,0 +1,26 @@
+"""The probe of diffusion.py: alpha_bars, q_xt_given_x0 and q_posterior on the judge's inputs."""
+import torch
+
+from ..homework import describe
+from .common import array, probe, unpack
+
+
+@probe
+def diffusion(hw, betas, x0, xt, t):
+    """alpha_bars(betas), q_xt_given_x0(x0, t, betas) and q_posterior(xt, x0, t, betas)."""
+    hw.require("diffusion.py")
+    b, a0, at = torch.tensor(betas), torch.tensor(x0), torch.tensor(xt)
+    out = {}
+    for name, call, count in (("alpha_bars", lambda: hw.diffusion.alpha_bars(b.clone()), 1),
+                              ("q_xt_given_x0", lambda: hw.diffusion.q_xt_given_x0(a0.clone(), int(t), b.clone()), 2),
+                              ("q_posterior", lambda: hw.diffusion.q_posterior(at.clone(), a0.clone(), int(t), b.clone()), 2)):
+        try:
+            result = call()
+            parts = [result] if count == 1 else unpack(result, 2, name)
+            out[name] = [array(p, name) for p in parts]
+            out[name + "_dtype"] = [str(p.dtype).replace("torch.", "") for p in parts]
+            out[name + "_error"] = None
+        except Exception as error:
+            out[name], out[name + "_dtype"] = None, None
+            out[name + "_error"] = describe(error, hw.root)   # the judge shows it only through redaction
+    return out

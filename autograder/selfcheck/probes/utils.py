@@ -1,0 +1,27 @@
+"""The probe of utils.py: sample_gaussian's draws, its re-seeded draw and its gradients."""
+import torch
+
+from .common import array, grad_array, probe
+
+
+@probe
+def sample_gaussian(hw, m, v, seed=0, gradient=True):
+    """z from two consecutive calls, z again after re-seeding, and d(sum z)/dm, d(sum z)/dv."""
+    hw.require("utils.py")
+    f = hw.utils.sample_gaussian
+    fresh = lambda: (torch.tensor(m), torch.tensor(v))   # each call its own inputs: one that modifies them
+    mt = torch.tensor(m, requires_grad=gradient)          # in place cannot change what the next call sees
+    vt = torch.tensor(v, requires_grad=gradient)
+    torch.manual_seed(seed)
+    z1 = f(mt, vt)
+    z = array(z1, "z")                                    # copied now: z1 may be m itself, changed later
+    z2 = array(f(*fresh()), "z")
+    torch.manual_seed(seed)
+    z3 = array(f(*fresh()), "z")
+    out = {"z": z, "z_next": z2, "z_reseeded": z3,
+           "dtype": str(z1.dtype).replace("torch.", ""), "shape": list(z1.shape),
+           "m_after": array(mt, "m"), "v_after": array(vt, "v"), "grad_m": None, "grad_v": None}
+    if gradient and z1.requires_grad:
+        gm, gv = torch.autograd.grad(z1.sum(), (mt, vt), allow_unused=True)
+        out["grad_m"], out["grad_v"] = grad_array(gm), grad_array(gv)
+    return out

@@ -1,0 +1,49 @@
+"""The public check of utils.py (also graded test 1.1): sample_gaussian's shape, dtype and inputs."""
+import numpy as np
+
+from .. import devices
+from ..expect import Claims, diagnose, fmt
+from .common import ask
+
+
+def sample_gaussian_shapes(run):
+    """Shape and dtype of m kept (float32 and float64); m and v not modified. These earn points only
+    when z is a sample around m at all: finite, not m itself, not one constant,
+    within 10 standard deviations of m, and with mean((z - m)^2 / v) between 0.1 and 10 over the 78
+    draws (a correct sampler fails this with probability below 1e-20). Deterministic otherwise."""
+    runs = []
+    for dtype in ("float32", "float64"):
+        g = np.random.default_rng(["float32", "float64"].index(dtype))
+        for shape in ((5, 3), (2, 3, 4)):
+            m = g.normal(size=shape).astype(dtype)
+            v = g.uniform(0.1, 2.0, size=shape).astype(dtype)
+            runs.append((dtype, shape, m, v, ask(run, "sample_gaussian", "sample_gaussian", m=m, v=v, seed=7,
+                                                 gradient=False)))
+    unearned = None
+    if any(np.shape(out["z"]) != m.shape for _, _, m, _, out in runs):
+        unearned = "z does not have the shape of m."
+    else:
+        u = np.concatenate([((np.asarray(out["z"], np.float64) - m) / np.sqrt(v.astype(np.float64))).ravel()
+                            for _, _, m, v, out in runs])
+        if not np.all(np.isfinite(u)):
+            unearned = "z contains NaN or inf for finite m and positive v."
+        elif not np.any(u):
+            unearned = diagnose("sg_no_noise", "z equals m: no noise was added (a sample of N(m, v) adds noise of variance v to m).")
+        elif all(np.ptp(np.asarray(out["z"])) == 0 for *_, out in runs):
+            unearned = "every element of z has the same value: it does not vary as a sample of N(m, v) does."
+        elif np.abs(u).max() > 10 or not 0.1 < (u ** 2).mean() < 10:
+            unearned = (f"z does not look like a sample of N(m, v): (z - m) / sqrt(v) reaches {fmt(float(np.abs(u).max()))} and its "
+                        f"mean square is {fmt(float((u ** 2).mean()))} (a sample gives about 1).")
+    substance = unearned is None
+    unearned = (unearned or "") + " Shape, dtype and inputs left untouched earn points once z looks like a sample of N(m, v)."
+    claims = Claims()
+    for dtype, shape, m, v, out in runs:
+        claims.form("shape", 1, out["shape"] == list(shape), f"z should have the shape of m {shape}, got "
+                    f"{tuple(out['shape'])}.", substance, unearned)
+        claims.form("dtype", 1, out["dtype"] == dtype, diagnose("dtype_not_kept", f"z should keep m's dtype {dtype}, got "
+                    f"{out['dtype']}."), substance, unearned)
+        claims.form("inputs untouched", 1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v), diagnose(
+            "sg_inputs_modified", "sample_gaussian modified its inputs m or v in place (m.add_, v.sqrt_, +=, "
+            "...): compute a new tensor instead."), substance, unearned)
+    devices.claim(run, claims, "utils.py", weight=3, substance=substance, unearned=unearned)   # z on m's device
+    return claims.outcome()
