@@ -177,7 +177,8 @@ def request_overhead(out, repeats=300):
     from selfcheck.probes import PROBES
     from worker import integrity, limits, serve
     torch.set_num_threads(1)
-    snapshot = integrity.Snapshot([probes, hidden_probes, homework, channel, integrity, serve], tables=[("PROBES", PROBES)])
+    snapshot = integrity.Snapshot([*probes.MODULES, hidden_probes, homework, channel, integrity, serve],
+                                  tables=[("PROBES", PROBES)])   # as the worker records it (serve.py)
     settings = serve.torch_globals(torch)
 
     def each(step):
