@@ -73,3 +73,32 @@ def test_a_worker_starved_by_its_own_children_is_charged_their_cpu_time():
     with pytest.raises(SubmissionStopped) as stopped:
         spend(worker_with(Waiting(share=0.95, cpus=2.0)), clock, 3.0)
     assert stopped.value.timed_out
+
+
+class Counting(Waiting):
+    """A watch that counts its /proc reads."""
+
+    def __init__(self, share):
+        super().__init__(share)
+        self.reads = 0
+
+    def run_delay_s(self):
+        self.reads += 1
+        return super().run_delay_s()
+
+
+def test_a_short_call_reads_the_worker_s_wait_only_at_its_start_and_end():
+    """expired() runs at every chunk the judge reads: below a tick and below the limit the call's own time
+    is at most its wall time, so no schedstat read is needed to know it has not run out."""
+    watch, clock = Counting(share=0.0), Clock(limit_s=5.0, wall_s=50)
+    with charging(clock, watch) as expired:
+        for _ in range(1000):
+            expired()
+    assert watch.reads == 2 and 0 <= clock.charged_s < 0.2
+
+
+def test_a_limit_shorter_than_a_tick_still_stops_the_call_at_the_limit():
+    clock = Clock(limit_s=0.1, wall_s=5)
+    with pytest.raises(SubmissionStopped) as stopped:
+        spend(worker_with(Waiting(share=0.0)), clock, 1.0)
+    assert stopped.value.timed_out and 0.1 <= clock.charged_s < 0.2

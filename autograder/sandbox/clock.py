@@ -48,12 +48,16 @@ class charging:
         return self.base + own
 
     def expired(self):
-        charged, clock = self.charged(), self.clock
+        clock, wall = self.clock, time.monotonic() - self.started
+        # Until the call has lasted a tick its own time is at most its wall time (charged() counts CPU
+        # time only beyond a wait of TICK_S): below the limit that way, no /proc read is needed to know
+        # it is not over (most calls: ~4,000 schedstat reads a grading saved).
+        charged = self.base + wall if wall < TICK_S and self.base + wall < clock.limit_s else self.charged()
         if charged >= clock.limit_s:
             raise SubmissionStopped(TIMED_OUT, timed_out=True)
         if time.monotonic() >= clock.wall_end:
             raise GraderFault(f"the machine was too busy: {time.monotonic() - self.started:.0f} s of wall-clock "
-                              f"time gave the submission only {charged:.1f} s of its {clock.limit_s:.0f} s")
+                              f"time gave the submission only {self.charged():.1f} s of its {clock.limit_s:.0f} s")
 
     def __exit__(self, *exc):
         self.clock.charged_s = max(self.base, self.charged())
