@@ -232,3 +232,24 @@ def test_two_sides_within_rounding_of_the_right_nelbo_are_not_told_which_is_righ
     from autograder.checks.vae import not_the_sum
     told = not_the_sum((546.428, 0.0222, 546.4258), right_nelbo=546.448)
     assert "nelbo is right" not in told and "should equal kl + rec" in told
+
+
+@pytest.mark.parametrize("name, key", [("fisher_mean_of_batch_means", "fisher_batch_means_averaged"),
+                                       ("fisher_n_is_batch_size_times_batches", "fisher_n_from_batch_size")])
+def test_a_fisher_right_only_for_equal_batches_loses_the_smaller_last_batch_claim(name, key):
+    """Fifth outside reading, 81: every Fisher case had 40 samples in full batches of 8, so averaging the batches'
+    means (or dividing by batch_size * len(loader)) earned 100."""
+    fraction, message, keys, claims = graded(name, {"5.1"})["5.1"]
+    assert [claim for claim, held in claims if not held] == ["smaller last batch"], claims
+    assert 0 < fraction < 1 and keys == [key], (keys, message)
+    assert "right when every batch has the same size" in message and "batches of 12, 12, 12 and 4" in message
+
+
+def test_a_penalty_that_zips_parameters_is_caught_with_the_first_parameter_frozen():
+    """Fifth outside reading, 82: 5.3 froze only out.bias, the last parameter, where zip stays aligned."""
+    fraction, message, keys, claims = graded("penalty_zips_parameters", {"5.3"})["5.3"]
+    assert [claim for claim, held in claims if not held] == ["frozen parameter"], claims
+    assert keys == ["penalty_zip_parameters"], (keys, message)
+    assert "with hidden.weight frozen" in message and "with every parameter trainable it is right" in message
+    # the frozen-last case still names the KeyError of a penalty that looks up every named parameter
+    assert graded("penalty_over_all_named_parameters", {"5.3"})["5.3"][2] == ["penalty_frozen_parameters"]

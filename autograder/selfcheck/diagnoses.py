@@ -108,6 +108,8 @@ DIAGNOSES = {
     "fisher_params_changed": "the model's parameters changed",
     "fisher_not_detached": "the returned tensors require grad",
     "fisher_missing_keys": "entries missing from the returned dict",
+    "fisher_batch_means_averaged": "the mean of the batches' means: a smaller last batch weighs as much as a full one",
+    "fisher_n_from_batch_size": "divided by batch_size * len(loader), not by the number of samples",
     "penalty_no_half": "the penalty without its factor 1/2",
     "penalty_no_lam": "the penalty without its strength lam (1/2 sum F (theta - star)^2)",
     "penalty_not_squared": "(theta - star) not squared",
@@ -120,6 +122,7 @@ DIAGNOSES = {
     "penalty_leak": "gradient flows into fisher or star",
     "penalty_sign": "the penalty's sign flipped",
     "penalty_frozen_parameters": "summed over every named parameter, frozen ones (not in fisher) included",
+    "penalty_zip_parameters": "parameters paired with fisher and star by position (zip), shifted after a frozen one",
     # any file
     "not_written": "the function still raises NotImplementedError",
     "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",
