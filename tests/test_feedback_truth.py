@@ -253,3 +253,13 @@ def test_a_penalty_that_zips_parameters_is_caught_with_the_first_parameter_froze
     assert "with hidden.weight frozen" in message and "with every parameter trainable it is right" in message
     # the frozen-last case still names the KeyError of a penalty that looks up every named parameter
     assert graded("penalty_over_all_named_parameters", {"5.3"})["5.3"][2] == ["penalty_frozen_parameters"]
+
+
+def test_a_g_loss_of_the_real_logits_is_named_and_not_told_it_detached_the_fakes():
+    """Fifth outside reading, 76: g_loss = generator_loss_nonsaturating(self.d(x_real)) was told 'the generator's loss
+    must see the fake images still attached to G (not detached)': nothing was detached."""
+    fraction, message, keys, _ = graded("gan_g_loss_on_real_logits", {"3.3"})["3.3"]
+    assert fraction < 1 and keys == ["gan_step_g_on_real"], (keys, message)
+    assert "D(x_real)" in message and "detach" not in message, message
+    fraction, message, keys, _ = graded("gan_detach_in_g_loss", {"3.3"})["3.3"]   # right value, cut from G: detached
+    assert keys == ["gan_step_detached_g"] and "(not detached)" in message, (keys, message)
