@@ -263,3 +263,13 @@ def test_a_g_loss_of_the_real_logits_is_named_and_not_told_it_detached_the_fakes
     assert "D(x_real)" in message and "detach" not in message, message
     fraction, message, keys, _ = graded("gan_detach_in_g_loss", {"3.3"})["3.3"]   # right value, cut from G: detached
     assert keys == ["gan_step_detached_g"] and "(not detached)" in message, (keys, message)
+
+
+def test_an_index_past_the_end_of_betas_is_not_told_that_alpha_bar_is_misindexed_and_t_below_T_is_shown():
+    """Fifth outside reading, 78: beta_t = betas[t] (alpha_bar read right) was told 'times are 1-indexed, so alpha_bar_t
+    is at index t - 1; index t runs past the end', and the hidden case's wrong values (t < T) were not shown."""
+    fraction, message, keys, claims = graded("posterior_beta_index_t", {"4.3"})["4.3"]
+    assert fraction == 0 and set(keys) == {"index_past_end", "post_beta_off_by_one"}, (keys, message)
+    assert "beta_t is betas[t - 1] and alpha_bar_t is alpha_bars(betas)[t - 1]" in message, message
+    assert "so alpha_bar_t is at index t - 1" not in message
+    assert "on a hidden case: the mean is" in message and "raised IndexError" in message, message

@@ -89,6 +89,7 @@ DIAGNOSES = {
     "post_t1_nan": "NaN or inf at t = 1 (a division by 1 - alpha_bar_0 = 0)",
     "post_t1_xt": "at t = 1 the mean returned as x_t, not x0",
     "dtype_not_kept": "the output's dtype is not the input's",
+    "post_beta_off_by_one": "beta_(t+1) (betas[t]) read for beta_t in the posterior, alpha_bar read right",
     "index_past_end": "an index past the end at t = T (time used as a 0-based index)",
     # ewc.py
     "fisher_batch_square": "the square of a batch gradient, not per-sample squares",
