@@ -273,3 +273,25 @@ def test_an_index_past_the_end_of_betas_is_not_told_that_alpha_bar_is_misindexed
     assert "beta_t is betas[t - 1] and alpha_bar_t is alpha_bars(betas)[t - 1]" in message, message
     assert "so alpha_bar_t is at index t - 1" not in message
     assert "on a hidden case: the mean is" in message and "raised IndexError" in message, message
+
+
+def test_kl_and_rec_returned_per_example_cost_2_2_s_0_dim_claim_only_in_one_sentence():
+    """Fifth outside reading, 73: kl and rec of shape (8,) beside a right 0-dim nelbo scored 0 in 2.1, 2.2 and 2.3
+    (15 points), each told of kl's shape alone."""
+    result = graded("vae_terms_per_example", {"2.1", "2.2", "2.3"})
+    assert result["2.1"][0] == 1.0 and result["2.3"][0] == 1.0, result   # the right nelbo and its gradients
+    fraction, message, keys, claims = result["2.2"]
+    assert [claim for claim, held in claims if not held] == ["0-dim tensors"], claims
+    assert keys == ["vae_terms_per_example"] and "kl and rec with shape (8,)" in message, message
+
+
+def test_a_monte_carlo_kl_is_named_every_charged_claim_is_said_and_2_3_does_not_describe_the_gradient_again():
+    """Fifth outside reading, 74: 2.1 charged nelbo (wrong only on the unshown batch) without a word, named no cause,
+    and 2.3 described nelbo's encoder gradient as a mistake of its own."""
+    result = graded("vae_kl_monte_carlo", {"2.1", "2.3"})
+    fraction, message, keys, claims = result["2.1"]
+    assert keys == ["vae_kl_monte_carlo"], (keys, message)
+    assert {claim for claim, held in claims if not held} == {"nelbo", "kl"}, claims
+    assert "nelbo, within the tolerance on this batch, is wrong on a second hidden batch" in message, message
+    fraction, message, _, _ = result["2.3"]
+    assert "off by up to" not in message and "earn points once its value is right" in message, message

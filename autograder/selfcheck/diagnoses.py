@@ -37,6 +37,8 @@ DIAGNOSES = {
     "vae_kl_std": "KL written for v as a standard deviation",
     "vae_kl_half": "KL without its factor 1/2",
     "vae_kl_no_minus_one": "KL without its -1 per latent dimension",
+    "vae_kl_monte_carlo": "a one-sample (Monte Carlo) KL, log q(z|x) - log p(z) at z, in place of the analytic one",
+    "vae_terms_per_example": "kl or rec returned per example (shape (N,)), not as 0-dim batch means",
     "vae_decode_mean": "rec decodes the mean m, not a sample",
     "vae_std_into_sampler": "sqrt(v) passed to sample_gaussian, which takes the variance",
     "vae_sigmoid_twice": "probabilities passed where logits are expected",
