@@ -295,3 +295,9 @@ def test_a_monte_carlo_kl_is_named_every_charged_claim_is_said_and_2_3_does_not_
     assert "nelbo, within the tolerance on this batch, is wrong on a second hidden batch" in message, message
     fraction, message, _, _ = result["2.3"]
     assert "off by up to" not in message and "earn points once its value is right" in message, message
+
+
+def test_a_discriminator_loss_of_the_mean_logits_is_named():
+    """Fifth outside reading, 75: softplus(-mean(real)) + softplus(mean(fake)) was told only 'got 1.18199, expected 2.87332'."""
+    fraction, message, keys, _ = graded("disc_softplus_of_mean_logit", {"3.1"})["3.1"]
+    assert fraction < 1 and keys == ["gan_mean_before_log"], (keys, message)

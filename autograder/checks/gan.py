@@ -66,7 +66,10 @@ def hypotheses(name, real, fake):
               ("gan_d_real_only", -ls(r).mean(), "it equals the real term alone: the fake term -mean log(1 - D(G(z))) "
                "is missing"),
               ("gan_d_fake_as_real", -ls(r).mean() - ls(f).mean(), "its fake term is -mean log D(G(z)), which "
-               "rewards D for calling fakes real: it is -mean log(1 - D(G(z))) = -mean logsigmoid(-h_fake)")]
+               "rewards D for calling fakes real: it is -mean log(1 - D(G(z))) = -mean logsigmoid(-h_fake)"),
+              ("gan_mean_before_log", -ls(np.array(r.mean())) - ls(np.array(-f.mean())), "it equals the loss of the "
+               "MEAN logits (real and fake each averaged before the log-sigmoid): average the per-logit losses, "
+               "after the nonlinearity")]
         h += [("gan_logits_as_probabilities", -logits_as_probabilities(r, e)[0].mean()
                - logits_as_probabilities(f, e)[1].mean(), probabilities) for e in CLAMPS]
     elif name == "generator_loss_minimax":

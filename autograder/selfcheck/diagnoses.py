@@ -62,6 +62,7 @@ DIAGNOSES = {
     "gan_bce_zero_targets": "BCE against zeros where the generator's targets are ones",
     "gan_unstable": "not finite at large logits (log of sigmoid)",
     "gan_logits_as_probabilities": "logits used as probabilities (clamped and fed to BCE or log)",
+    "gan_mean_before_log": "the logits averaged before the log-sigmoid (softplus of the mean logit)",
     "gan_step_swapped": "(g_loss, d_loss) returned in place of (d_loss, g_loss)",
     "gan_step_d_args_swapped": "discriminator_loss called with fake and real swapped",
     "gan_step_minimax": "the minimax generator loss in GAN.loss_nonsaturating",
