@@ -232,3 +232,72 @@ def test_two_sides_within_rounding_of_the_right_nelbo_are_not_told_which_is_righ
     from autograder.checks.vae import not_the_sum
     told = not_the_sum((546.428, 0.0222, 546.4258), right_nelbo=546.448)
     assert "nelbo is right" not in told and "should equal kl + rec" in told
+
+
+@pytest.mark.parametrize("name, key", [("fisher_mean_of_batch_means", "fisher_batch_means_averaged"),
+                                       ("fisher_n_is_batch_size_times_batches", "fisher_n_from_batch_size")])
+def test_a_fisher_right_only_for_equal_batches_loses_the_smaller_last_batch_claim(name, key):
+    """Fifth outside reading, 81: every Fisher case had 40 samples in full batches of 8, so averaging the batches'
+    means (or dividing by batch_size * len(loader)) earned 100."""
+    fraction, message, keys, claims = graded(name, {"5.1"})["5.1"]
+    assert [claim for claim, held in claims if not held] == ["smaller last batch"], claims
+    assert 0 < fraction < 1 and keys == [key], (keys, message)
+    assert "right when every batch has the same size" in message and "batches of 12, 12, 12 and 4" in message
+
+
+def test_a_penalty_that_zips_parameters_is_caught_with_the_first_parameter_frozen():
+    """Fifth outside reading, 82: 5.3 froze only out.bias, the last parameter, where zip stays aligned."""
+    fraction, message, keys, claims = graded("penalty_zips_parameters", {"5.3"})["5.3"]
+    assert [claim for claim, held in claims if not held] == ["frozen parameter"], claims
+    assert keys == ["penalty_zip_parameters"], (keys, message)
+    assert "with hidden.weight frozen" in message and "with every parameter trainable it is right" in message
+    # the frozen-last case still names the KeyError of a penalty that looks up every named parameter
+    assert graded("penalty_over_all_named_parameters", {"5.3"})["5.3"][2] == ["penalty_frozen_parameters"]
+
+
+def test_a_g_loss_of_the_real_logits_is_named_and_not_told_it_detached_the_fakes():
+    """Fifth outside reading, 76: g_loss = generator_loss_nonsaturating(self.d(x_real)) was told 'the generator's loss
+    must see the fake images still attached to G (not detached)': nothing was detached."""
+    fraction, message, keys, _ = graded("gan_g_loss_on_real_logits", {"3.3"})["3.3"]
+    assert fraction < 1 and keys == ["gan_step_g_on_real"], (keys, message)
+    assert "D(x_real)" in message and "detach" not in message, message
+    fraction, message, keys, _ = graded("gan_detach_in_g_loss", {"3.3"})["3.3"]   # right value, cut from G: detached
+    assert keys == ["gan_step_detached_g"] and "(not detached)" in message, (keys, message)
+
+
+def test_an_index_past_the_end_of_betas_is_not_told_that_alpha_bar_is_misindexed_and_t_below_T_is_shown():
+    """Fifth outside reading, 78: beta_t = betas[t] (alpha_bar read right) was told 'times are 1-indexed, so alpha_bar_t
+    is at index t - 1; index t runs past the end', and the hidden case's wrong values (t < T) were not shown."""
+    fraction, message, keys, claims = graded("posterior_beta_index_t", {"4.3"})["4.3"]
+    assert fraction == 0 and set(keys) == {"index_past_end", "post_beta_off_by_one"}, (keys, message)
+    assert "beta_t is betas[t - 1] and alpha_bar_t is alpha_bars(betas)[t - 1]" in message, message
+    assert "so alpha_bar_t is at index t - 1" not in message
+    assert "on a hidden case: the mean is" in message and "raised IndexError" in message, message
+
+
+def test_kl_and_rec_returned_per_example_cost_2_2_s_0_dim_claim_only_in_one_sentence():
+    """Fifth outside reading, 73: kl and rec of shape (8,) beside a right 0-dim nelbo scored 0 in 2.1, 2.2 and 2.3
+    (15 points), each told of kl's shape alone."""
+    result = graded("vae_terms_per_example", {"2.1", "2.2", "2.3"})
+    assert result["2.1"][0] == 1.0 and result["2.3"][0] == 1.0, result   # the right nelbo and its gradients
+    fraction, message, keys, claims = result["2.2"]
+    assert [claim for claim, held in claims if not held] == ["0-dim tensors"], claims
+    assert keys == ["vae_terms_per_example"] and "kl and rec with shape (8,)" in message, message
+
+
+def test_a_monte_carlo_kl_is_named_every_charged_claim_is_said_and_2_3_does_not_describe_the_gradient_again():
+    """Fifth outside reading, 74: 2.1 charged nelbo (wrong only on the unshown batch) without a word, named no cause,
+    and 2.3 described nelbo's encoder gradient as a mistake of its own."""
+    result = graded("vae_kl_monte_carlo", {"2.1", "2.3"})
+    fraction, message, keys, claims = result["2.1"]
+    assert keys == ["vae_kl_monte_carlo"], (keys, message)
+    assert {claim for claim, held in claims if not held} == {"nelbo", "kl"}, claims
+    assert "nelbo, within the tolerance on this batch, is wrong on a second hidden batch" in message, message
+    fraction, message, _, _ = result["2.3"]
+    assert "off by up to" not in message and "earn points once its value is right" in message, message
+
+
+def test_a_discriminator_loss_of_the_mean_logits_is_named():
+    """Fifth outside reading, 75: softplus(-mean(real)) + softplus(mean(fake)) was told only 'got 1.18199, expected 2.87332'."""
+    fraction, message, keys, _ = graded("disc_softplus_of_mean_logit", {"3.1"})["3.1"]
+    assert fraction < 1 and keys == ["gan_mean_before_log"], (keys, message)

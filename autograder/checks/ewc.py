@@ -76,6 +76,14 @@ def fisher_hypotheses(state, x, y, batch_size):
          f"batch size of the Fisher): sum the squared per-sample gradients, then divide by N once"),
         ("fisher_unbiased", {k: (g ** 2).sum(0) / (n - 1) for k, g in grads.items()} if n > 1 else None,
          f"it equals the sum divided by N - 1 = {n - 1}: the empirical Fisher is a plain mean, divide by N = {n}"),
+        # the next two equal the right Fisher when every batch is full: only a smaller last batch shows them
+        ("fisher_batch_means_averaged", {k: sum((g[c] ** 2).mean(0) for c in chunks) / len(chunks)
+                                         for k, g in grads.items()},
+         f"it equals the mean of the {len(chunks)} batches' means, in which the last, smaller batch weighs as much "
+         f"as a full one: sum the squared per-sample gradients over all samples, then divide by N = {n}"),
+        ("fisher_n_from_batch_size", {k: (g ** 2).sum(0) / (batch_size * len(chunks)) for k, g in grads.items()},
+         f"it equals the sum divided by batch size x number of batches ({batch_size} x {len(chunks)} = "
+         f"{batch_size * len(chunks)}), not by the number of samples N = {n}: count the samples the loader yields"),
     ]
 
 
@@ -94,10 +102,17 @@ def how_far(got, expected, state):
     return f"{worst} is off by up to {fmt(float(np.abs(got[worst] - expected[worst]).max()) / scale)} of its largest entry"
 
 
+# the golden's 40 samples in batches of 12, 12, 12 and 4: a loader whose last batch is smaller (the golden's
+# batch size, 8, divides 40, and there averaging batch means or counting batch_size * len(loader) is right)
+PARTIAL_BATCH_SIZE = 12
+
+
 def fisher_values(run):
     """The Fisher of a hidden model and data equals the per-sample computation in eval mode, whether
-    the model was handed over in eval mode (3 points) or in train mode with dropout active (2)."""
+    the model was handed over in eval mode (3 points) or in train mode with dropout active (2), and
+    when the loader's last batch is smaller than the others (2)."""
     state, x, y, batch_size = fisher_case()
+    assert len(x) % batch_size == 0 and len(x) % PARTIAL_BATCH_SIZE, "the cases need full and partial batches"
     expected = numeric.small_net_fisher(state, x.astype(np.float64), y)
     claims = Claims()
     out_eval, got_eval = ask_fisher(run, state, x, y, batch_size, train_mode=False)
@@ -123,7 +138,23 @@ def fisher_values(run):
     claims.claim("train mode", 2, ok_train, "" if ok_train or not ok_eval else diagnose(
         "fisher_train_mode", "the Fisher is right for a model in eval mode and wrong for the same model in train "
         "mode: dropout was active. Switch to eval mode before computing it (and restore the previous mode after)."))
+    claims.claim("smaller last batch", 2, *partial_batch(run, state, x, y, expected, ok_eval))
     return claims.outcome()
+
+
+def partial_batch(run, state, x, y, expected, ok_eval):
+    """(holds, message) of the Fisher for a loader whose last batch is smaller; its mistake is said only when
+    the Fisher is right for equal batches (otherwise that claim's message already describes it)."""
+    _, got = ask_fisher(run, state, x, y, PARTIAL_BATCH_SIZE, train_mode=False)
+    if same(got, expected, state):
+        return True, ""
+    if not ok_eval:
+        return False, ""
+    sizes = [len(x[i:i + PARTIAL_BATCH_SIZE]) for i in range(0, len(x), PARTIAL_BATCH_SIZE)]
+    why = fisher_diagnosis(got, expected, state, x, y, PARTIAL_BATCH_SIZE)
+    return False, (f"the Fisher is right when every batch has the same size, and wrong for the same {len(x)} samples "
+                   f"in batches of {', '.join(map(str, sizes[:-1]))} and {sizes[-1]}: "
+                   + how_far(got, expected, state) + ((": " + why) if why else "") + ".")
 
 
 def fisher_side_effects(run):
@@ -237,29 +268,57 @@ def penalty(run):
     claims = Claims()
     unearned = deferred("the penalty's gradient and its constants earn points once its value is right.")
     claims.claim("value", 2, wrong["value"] is None, wrong["value"])
-    crash = frozen_parameter_crash(run)
-    claims.form("frozen parameter", 1, crash is None, crash, substance, unearned)
+    frozen = frozen_parameters(run, substance and wrong["value"] is None)
+    claims.form("frozen parameter", 1, frozen is None, frozen, substance, unearned)
     claims.form("gradient", 2, wrong["gradient"] is None, wrong["gradient"], substance, unearned)
     claims.form("nothing into fisher or star", 1, wrong["leak"] is None, wrong["leak"], substance, unearned)
     return claims.outcome()
 
 
-def frozen_parameter_crash(run):
-    """What to say when the penalty raises for a model with a parameter that does not require grad (fisher and
+def frozen_parameters(run, value_right):
+    """What to say when the penalty fails for a model with a parameter that does not require grad (fisher and
     star have no entry for it: the contract's fisher is over the parameters that require grad), else None.
-    Its value there is not judged here: a wrong value is the value claim's mistake, charged once."""
-    g = rng("ewc", "penalty", "frozen")
-    state = small_net_state(g, 5, 3, 3)
-    frozen = "out.bias"
-    fisher = {k: g.uniform(0, 2, v.shape).astype(np.float32) for k, v in state.items() if k != frozen}
-    star = {k: (state[k] + g.normal(0, 0.5, state[k].shape)).astype(np.float32) for k in fisher}
-    try:
-        run("ewc_penalty", state=state, fisher=fisher, star=star, lam=3.0, frozen=[frozen])
-    except StudentError as error:
-        told = (f"with {frozen} frozen (requires_grad False, so fisher and star have no entry for it, as "
-                f"fisher_diagonal returns none), ewc_penalty raised {student_text(str(error))}: sum over the names "
-                "in fisher.")
-        # a KeyError naming the frozen parameter: it looked up fisher or star for every named parameter
-        looked_up = str(error).startswith(f"KeyError: '{frozen}'")
-        return diagnose("penalty_frozen_parameters", told) if looked_up else told
+    The frozen parameter is the last one (out.bias), then the first one (hidden.weight): pairing by position
+    (zip) stays aligned in the first case only. A wrong value is judged here only when the value claim held
+    (`value_right`): otherwise it is that claim's mistake, charged once."""
+    for frozen, sizes in (("out.bias", (5, 3, 3)), ("hidden.weight", (3, 3, 3))):
+        # sizes (3, 3, 3): every tensor pairs with its shifted neighbour by broadcasting, so zip gives a value
+        g = rng("ewc", "penalty", "frozen", frozen)
+        state = small_net_state(g, *sizes)
+        fisher = {k: g.uniform(0, 2, v.shape).astype(np.float32) for k, v in state.items() if k != frozen}
+        star = {k: (state[k] + g.normal(0, 0.5, state[k].shape)).astype(np.float32) for k in fisher}
+        lam = 3.0
+        setting = (f"with {frozen} frozen (requires_grad False, so fisher and star have no entry for it, as "
+                   "fisher_diagonal returns none)")
+        try:
+            out = run("ewc_penalty", state=state, fisher=fisher, star=star, lam=lam, frozen=[frozen])
+        except StudentError as error:
+            told = f"{setting}, ewc_penalty raised {student_text(str(error))}: sum over the names in fisher."
+            # a KeyError naming the frozen parameter: it looked up fisher or star for every named parameter
+            looked_up = str(error).startswith(f"KeyError: '{frozen}'")
+            return diagnose("penalty_frozen_parameters", told) if looked_up else told
+        value = values(out["value"], "the penalty")
+        expected = lam / 2 * sum((fisher[k] * (state[k].astype(np.float64) - star[k]) ** 2).sum() for k in fisher)
+        close = lambda a, b: a is not None and bool(np.isclose(a, b, rtol=1e-4))
+        if value_right and value.size == 1 and not close(float(value.ravel()[0]), expected):
+            why = identify(float(value.ravel()[0]), expected, zip_hypotheses(state, fisher, star, lam), close)
+            return (f"{setting}, the penalty is {fmt(float(value.ravel()[0]))}, expected {fmt(expected)} (lam = "
+                    f"{lam}, the sum over the names in fisher); with every parameter trainable it is right"
+                    + ((": " + why) if why else "") + ".")
     return None
+
+
+def zip_hypotheses(state, fisher, star, lam):
+    """Penalties that pair the model's parameters (all of them, in order) with fisher's and star's entries by
+    position; numpy broadcasts as torch does, and a pairing that cannot broadcast predicts nothing."""
+    params = [state[k].astype(np.float64) for k in state]
+
+    def paired(fs, ss):
+        try:
+            return lam / 2 * sum((f * (p - s) ** 2).sum() for p, f, s in zip(params, fs, ss))
+        except ValueError:
+            return None
+    words = ("it pairs each of model.parameters() with fisher's and star's entries by position (zip), which "
+             "shifts after a frozen parameter: look fisher and star up by name (model.named_parameters())")
+    names = list(fisher)
+    return [("penalty_zip_parameters", paired([fisher[k] for k in names], [star[k] for k in names]), words)]

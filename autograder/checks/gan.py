@@ -67,7 +67,10 @@ def hypotheses(name, real, fake):
               ("gan_d_real_only", -ls(r).mean(), "it equals the real term alone: the fake term -mean log(1 - D(G(z))) "
                "is missing"),
               ("gan_d_fake_as_real", -ls(r).mean() - ls(f).mean(), "its fake term is -mean log D(G(z)), which "
-               "rewards D for calling fakes real: it is -mean log(1 - D(G(z))) = -mean logsigmoid(-h_fake)")]
+               "rewards D for calling fakes real: it is -mean log(1 - D(G(z))) = -mean logsigmoid(-h_fake)"),
+              ("gan_mean_before_log", -ls(np.array(r.mean())) - ls(np.array(-f.mean())), "it equals the loss of the "
+               "MEAN logits (real and fake each averaged before the log-sigmoid): average the per-logit losses, "
+               "after the nonlinearity")]
         h += [("gan_logits_as_probabilities", -logits_as_probabilities(r, e)[0].mean()
                - logits_as_probabilities(f, e)[1].mean(), probabilities) for e in CLAMPS]
     elif name == "generator_loss_minimax":
@@ -213,11 +216,14 @@ def loss_nonsaturating(run):
     wrong_helpers = helpers_wrong(run) if not (ok_d and ok_g) else []
     why = None
     if not (ok_d and ok_g) and not wrong_helpers:   # the helpers are right: the method's own mistakes
+        state = inputs["state"]
+        lr = numeric.discriminator_logits(state, inputs["x_real"].astype(np.float64))
         hypotheses = [("gan_step_swapped", (eg, ed), "the two losses are returned in swapped order: return "
-                       "(d_loss, g_loss)")]
+                       "(d_loss, g_loss)"),
+                      ("gan_step_g_on_real", (ed, -ls(lr).mean()), "g_loss equals the non-saturating generator loss "
+                       "of D(x_real), the real images' logits: the generator's loss is judged on D of the images G "
+                       "generated")]
         if out.get("z") is not None:
-            state = inputs["state"]
-            lr = numeric.discriminator_logits(state, inputs["x_real"].astype(np.float64))
             lf = numeric.discriminator_logits(state, numeric.generator(state, np.asarray(out["z"], np.float64)))
             hypotheses += [("gan_step_d_args_swapped", (-ls(lf).mean() - ls(-lr).mean(), eg), "d_loss equals "
                             "discriminator_loss with the fake logits first and the real ones second"),
@@ -244,12 +250,23 @@ def loss_nonsaturating(run):
     claims.form("d_loss detached from G", 2, out["d_loss_grad_g"] == 0.0, cause(
         "gan_step_no_detach", "d_loss sends gradient into the generator: the discriminator's loss must see the fake "
         "images cut from the generator's graph (detached), so that D's update does not move G."), substance, unearned)
-    claims.form("g_loss reaches G", 2, out["g_loss_grad_g"] > 0.0, cause(
-        "gan_step_detached_g", "g_loss sends no gradient into the generator: the generator's loss must see the fake "
-        "images still attached to G (not detached)."), substance, unearned)
+    claims.form("g_loss reaches G", 2, out["g_loss_grad_g"] > 0.0, g_loss_cut_off(ok_g, why, cause),
+                substance, unearned)
     reaches, reaches_message = d_loss_trains_d(out, inputs, ok_d and not wrong_helpers)
     claims.form("d_loss reaches D", 2, reaches, reaches_message, substance, unearned)
     return claims.outcome()
+
+
+def g_loss_cut_off(ok_g, why, cause):
+    """What to say when g_loss sends no gradient into G. A detached fake batch is established only by a right
+    g_loss value (the right function of G's images, cut from G); a g_loss of D(x_real), named above, cannot reach
+    G; otherwise the cause is not known and only the observation is said."""
+    if ok_g:
+        return cause("gan_step_detached_g", "g_loss has the right value but sends no gradient into the generator: "
+                     "the generator's loss must see the fake images still attached to G (not detached).")
+    if why is not None and "gan_step_g_on_real" in why.keys:
+        return "g_loss sends no gradient into the generator, as a loss of D(x_real) cannot (above)."
+    return "g_loss sends no gradient into the generator."
 
 
 def d_loss_trains_d(out, inputs, judge_size):

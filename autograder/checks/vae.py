@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, near, scalar
+from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, join, near, values
 from autograder.selfcheck.public.vae import REC_CUT, returned_numbers
 from autograder.checks import numeric
 from .inputs import golden, rng, vae_state
@@ -29,7 +29,9 @@ def terms(state, x, eps):
                 kl_logvar=(0.5 * (-v + np.exp(v) + m ** 2 - 1)).sum(-1).mean(),
                 kl_std=numeric.kl_to_standard_normal(m, v ** 2).mean(),
                 rec_mean=rec_at(m).mean(), rec_std_sampler=rec_at(m + v ** 0.25 * eps).mean(),
-                rec_sigmoid=rec_at(m + np.sqrt(v) * eps, squash=True).mean())
+                rec_sigmoid=rec_at(m + np.sqrt(v) * eps, squash=True).mean(),
+                # log q(z|x) - log p(z) at the one sample z = m + sqrt(v) eps, summed over latent dimensions
+                kl_monte_carlo=(0.5 * ((m + np.sqrt(v) * eps) ** 2 - eps ** 2 - np.log(v))).sum(-1).mean())
 
 
 def hypotheses(t):
@@ -56,6 +58,8 @@ def hypotheses(t):
          "ut.sample_gaussian takes the variance v itself, not the standard deviation"),
         ("vae_sigmoid_twice", term(kl, t["rec_sigmoid"]), "rec applies a sigmoid to the decoder's output before "
          "ut.log_bernoulli_with_logits, which expects logits"),
+        ("vae_kl_monte_carlo", term(t["kl_monte_carlo"], rec), "the KL is a one-sample estimate, log q(z|x) - "
+         "log p(z) at the sample z: the API asks for the analytic KL, ut.kl_normal(m, v, prior_m, prior_v)"),
         ("vae_rec_pixel_mean", term(kl, rec / 784), "rec is averaged over the 784 pixels: sum the log-likelihood "
          "over pixels, then average over the batch"),
     ]
@@ -82,8 +86,17 @@ def diagnose_bound(observed, t):
 
 
 def bound(run, state, x, eps, z_dim, gradients=True):
+    """(the probe's output, [nelbo, kl, rec] as numbers). A kl or rec of one value per example (shape (N,))
+    is read as its batch mean and listed in out["per_example"]: its shape is test 2.2's 0-dim claim, charged
+    there once, and the values and nelbo's gradients are judged as they are. Other shapes fail the test."""
     out = run("vae_bound", state=state, z_dim=z_dim, x=x, eps=eps, gradients=gradients)
-    observed = [scalar(out[k], k) for k in ("nelbo", "kl", "rec")]
+    arrays = {k: values(out[k], k) for k in ("nelbo", "kl", "rec")}
+    shapes = {k: tuple(a.shape) for k, a in arrays.items() if a.size != 1}
+    out["per_example"] = [k for k, shape in shapes.items() if k != "nelbo" and shape == (len(x),)]
+    if set(shapes) - set(out["per_example"]):
+        raise CheckFailed(f"{' and '.join(shapes)}: expected 0-dim tensors (one number each), got shape"
+                          f"{'s' if len(shapes) > 1 else ''} {' and '.join(map(str, shapes.values()))}.")
+    observed = [float(arrays[k].mean()) for k in ("nelbo", "kl", "rec")]
     if out["sampler_calls"] == 0:
         t = terms(state, x, eps)
         decoded_mean = identify(observed[2], t["rec"], [("vae_decode_mean", t["rec_mean"], "rec decodes the mean "
@@ -109,6 +122,11 @@ def describe(observed, t, label):
     return f"{label}: " + ", ".join(wrong) + ((": " + why) if why else "") + "."
 
 
+def second_batch(x, eps):
+    """Test 2.1's second hidden batch, made from the first (its values are never shown)."""
+    return 1 - x[::-1], -eps[::-1]
+
+
 def fixed_values(run):
     """kl, rec and nelbo on hidden inputs equal the trusted numpy computation (rtol 1e-4); one sampler
     call; nelbo = kl + rec (earned only when kl or rec is right)."""
@@ -120,16 +138,20 @@ def fixed_values(run):
     ok = [near(o, e, REL) for o, e in zip(observed, correct)]
     # A second hidden batch whose values are never shown: values copied from this test's feedback into
     # code that recognizes the first batch earn nothing (red team: 2.1 earned 5/5 that way).
-    x2, eps2 = 1 - x[::-1], -eps[::-1]
+    x2, eps2 = second_batch(x, eps)
     _, observed2 = bound(run, state, x2, eps2, z_dim, gradients=False)
     t2 = terms(state, x2, eps2)
     ok2 = [near(o, e, REL) for o, e in zip(observed2, (t2["kl"] + t2["rec"], t2["kl"], t2["rec"]))]
     claims = Claims()
     message = "" if all(ok) else describe(observed, t, f"on a hidden batch of {len(x)}")
-    if all(ok) and not all(ok2):
-        wrong = [name for name, holds in zip(("nelbo", "kl", "rec"), ok2) if not holds]
-        message = (f"right on the hidden batch of {len(x)}, but {', '.join(wrong)} wrong on a second hidden batch "
-                   "(its values are not shown): the bound must be computed from x, not recognized.")
+    # every charged claim is said: a term right on the shown batch and wrong on the unshown one too
+    hidden_only = [name for name, shown, unshown in zip(("nelbo", "kl", "rec"), ok, ok2) if shown and not unshown]
+    if all(ok) and hidden_only:
+        message = (f"right on the hidden batch of {len(x)}, but {', '.join(hidden_only)} wrong on a second hidden "
+                   "batch (its values are not shown): the bound must be computed from x, not recognized.")
+    elif hidden_only:
+        message += (f" {' and '.join(hidden_only)}, within the tolerance on this batch, "
+                    f"{'is' if len(hidden_only) == 1 else 'are'} wrong on a second hidden batch (its values are not shown).")
     ok = [a and b for a, b in zip(ok, ok2)]
     for name, holds, weight in zip(("nelbo", "kl", "rec"), ok, (1, 2, 2)):
         claims.claim(name, weight, holds, message)
@@ -203,7 +225,9 @@ def batch_means_and_properties(run):
         if wrong_sum is None and not same(observed[0], observed[1] + observed[2], 1e-5):
             wrong_sum = not_the_sum(observed, t["kl"] + t["rec"], f"{where}: ")
     claims = Claims()
-    claims.claim("0-dim tensors", 1, returned_numbers(hidden_out) is None, returned_numbers(hidden_out))
+    as_numbers, per_example = returned_numbers(hidden_out), per_example_message(hidden_out, len(case["x"]))
+    not_0_dim = join(as_numbers, " " if as_numbers and per_example else "", per_example)
+    claims.claim("0-dim tensors", 1, not not_0_dim, not_0_dim)
     unearned = deferred("batch means and nelbo = kl + rec earn points once kl or rec is right (see test 2.1).")
     claims.form("batch means", 2, wrong_mean is None, wrong_mean, substance, unearned)
     claims.form("nelbo = kl + rec", 1, wrong_sum is None, wrong_sum, substance, unearned)
@@ -211,6 +235,16 @@ def batch_means_and_properties(run):
         claims.claim("values", 2, wrong_value is None, wrong_value and (
             wrong_value + " (They are right on test 2.1's hidden batch.)"))
     return claims.outcome()
+
+
+def per_example_message(out, n):
+    """The sentence for kl or rec returned per example (shape (n,)), all of them in one, or ""."""
+    terms_ = out["per_example"]
+    if not terms_:
+        return ""
+    return diagnose("vae_terms_per_example", f"negative_elbo_bound returned {' and '.join(terms_)} with shape ({n},), "
+                    f"one value per example of the batch of {n}: the API asks for 0-dim tensors, their means over "
+                    "the batch (tests 2.1 and 2.3 judged those means).")
 
 
 def relative_error(got, want):
@@ -234,13 +268,18 @@ def gradients(run):
     claims = Claims()
     enc_rec = out["rec_grad"] and [g for n, g in out["rec_grad"].items() if n.startswith("enc.") and g is not None]
     rec_cut = False
-    if not any(n.startswith("rec ") for n in out["numbers"]):   # a rec returned as a number has no gradient to see
+    # a rec returned as a number or per example has no gradient of its own to see (the probe takes a 0-dim rec's)
+    if not any(n.startswith("rec ") for n in out["numbers"]) and "rec" not in out["per_example"]:
         claims.form("rec reaches the encoder", 3, bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec), diagnose(
             "vae_rec_no_encoder_gradient", REC_CUT), substance,
             deferred("the gradient reaching the encoder through z earns points once kl or rec is right (see test 2.1)."))
         rec_cut = substance and not (bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec))
-    # a wrong nelbo (test 2.1 charges it) explains a wrong gradient: it is not described again
-    value_wrong = not near(observed[0], t["kl"] + t["rec"], REL)
+    # a wrong nelbo (test 2.1 charges it, on its shown batch or its second one) explains a wrong gradient: it is
+    # not described again
+    x2, eps2 = second_batch(inputs["x"], inputs["eps"])
+    _, observed2 = bound(run, inputs["state"], x2, eps2, int(inputs["z_dim"]), gradients=False)
+    t2 = terms(inputs["state"], x2, eps2)
+    value_wrong = not (near(observed[0], t["kl"] + t["rec"], REL) and near(observed2[0], t2["kl"] + t2["rec"], REL))
     # only with kl and rec both right is nelbo's gradient off by the KL's alone a sign of a KL without gradient
     values_right = near(observed[1], t["kl"], REL) and near(observed[2], t["rec"], REL)
     for part, weight in (("enc.", 1), ("dec.", 1)):
