@@ -92,7 +92,7 @@ def test_every_check_passes_the_reference_and_fails_at_least_one_realistic_mista
 @pytest.mark.parametrize("z_dim", [1, 3])
 def test_a_batch_of_one_never_hears_of_sums_over_the_batch(z_dim):
     """Whatever a batch of one returns, no batch-sum cause is named (a sum and a mean are equal there)."""
-    from autograder.checks import vae
+    from autograder.checks import vae_mistakes as vae
     from autograder.checks.inputs import rng, vae_state
     g = rng("test", "batch of one", z_dim)
     state = vae_state(g, z_dim)
@@ -141,13 +141,13 @@ def test_one_rule_names_a_cause_only_when_one_key_fits_and_the_correct_output_do
 
 def test_a_penalty_without_lam_and_one_without_its_half_are_told_apart_and_never_named_where_equal():
     """At lam = 0.5 both give S / 2: no cause; the check's own lams tell them apart (neither hides the other)."""
-    from autograder.checks import ewc
+    from autograder.checks import ewc, ewc_mistakes
     g = np.random.default_rng(0)
     state = {"w": g.normal(size=(3, 2))}
     fisher, star = {"w": g.uniform(0, 2, (3, 2))}, {"w": g.normal(size=(3, 2))}
     s = float((fisher["w"] * (state["w"] - star["w"]) ** 2).sum())
     match = lambda a, b: bool(np.isclose(a, b, rtol=1e-4))
-    told = lambda lam, v: identify(v, lam / 2 * s, ewc.penalty_hypotheses(state, fisher, star, lam), match)
+    told = lambda lam, v: identify(v, lam / 2 * s, ewc_mistakes.penalty_hypotheses(state, fisher, star, lam), match)
     assert told(0.5, s / 2) is None and told(0.5, 0.5 * s) is None
     for lam in ewc.PENALTY_LAMS:
         assert lam == 1.0 or told(lam, s / 2).keys == {"penalty_no_lam"}

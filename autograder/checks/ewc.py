@@ -11,6 +11,7 @@ from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, Claims, StudentError, deferred, diagnose, fmt, identify, values
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng, small_net_state
+from .ewc_mistakes import fisher_diagnosis, penalty_hypotheses, same, zip_hypotheses
 
 HYPOTHESIS = hypothesis_settings(max_examples=20)
 
@@ -28,67 +29,6 @@ def ask_fisher(run, state, x, y, batch_size, train_mode, dropout=0.5):
         raise CheckFailed(diagnose("fisher_missing_keys", f"fisher_diagonal returned no entry for {', '.join(missing)}: "
                                    "return one tensor per name in model.named_parameters() that requires grad."))
     return out, {k: values(got[k], f"fisher[{k!r}]", state[k].shape) for k in state}
-
-
-def same(a, b, state):
-    return all(np.allclose(a[k], b[k], rtol=1e-3, atol=1e-8) for k in state)
-
-
-def fisher_hypotheses(state, x, y, batch_size):
-    grads = numeric.small_net_per_sample_grads(state, x.astype(np.float64), y)
-    n = len(x)
-    chunks = [slice(i, i + batch_size) for i in range(0, n, batch_size)]
-    logits, _ = numeric.small_net_logits(state, x.astype(np.float64))
-    prob_y = np.exp(numeric.log_softmax(logits))[np.arange(n), y]
-    predicted = logits.argmax(-1)
-    scale = lambda p, k: p.reshape((-1,) + (1,) * (grads[k].ndim - 1))
-    return [
-        ("fisher_batch_square", {k: sum((g[c].mean(0) ** 2) for c in chunks) / len(chunks) for k, g in grads.items()},
-         "it equals the square of each batch's mean gradient, averaged over batches: square each SAMPLE's gradient, "
-         "then average"),
-        ("fisher_batch_square", {k: sum((g[c].mean(0) ** 2) * len(g[c]) for c in chunks) / n for k, g in grads.items()},
-         "it equals the squares of batch gradients, weighted by batch size: square each SAMPLE's gradient, then average"),
-        ("fisher_predicted_label", numeric.small_net_fisher(state, x.astype(np.float64), predicted),
-         "it equals the Fisher at the model's predicted labels: use the labels y the loader yields"),
-        ("fisher_sum", {k: (g ** 2).sum(0) for k, g in grads.items()},
-         f"it equals the sum over the {n} samples: divide by the number of samples N"),
-        ("fisher_per_batch_mean", {k: (g ** 2).sum(0) / len(chunks) for k, g in grads.items()},
-         f"it equals the sum divided by the number of batches ({len(chunks)}): divide by the number of samples N ({n})"),
-        ("fisher_not_squared", {k: g.mean(0) for k, g in grads.items()}, "the gradients are not squared"),
-        ("fisher_abs", {k: np.abs(g).mean(0) for k, g in grads.items()},
-         "it equals the mean of absolute gradients: square them instead"),
-        ("fisher_first_batch", {k: (g[chunks[0]] ** 2).mean(0) for k, g in grads.items()},
-         "it equals the Fisher of the first batch alone: average over all samples the loader yields"),
-        ("fisher_last_batch", {k: (g[chunks[-1]] ** 2).sum(0) / n for k, g in grads.items()} if len(chunks) > 1 else None,
-         f"it equals the last batch's squared gradients alone, divided by N = {n}: each batch's sum replaced the one "
-         "before (= where += belongs)"),
-        ("fisher_prob_not_log", {k: ((scale(prob_y, k) * g) ** 2).mean(0) for k, g in grads.items()},
-         "it equals the squared gradient of the probability p(y|x), not of its log: differentiate log_softmax"),
-        ("fisher_grad_accumulated", {k: (np.cumsum(g, 0) ** 2).mean(0) for k, g in grads.items()},
-         "it equals the squares of RUNNING SUMS of the per-sample gradients: .grad accumulates, so zero it "
-         "(model.zero_grad()) before each sample's backward"),
-        ("fisher_grad_accumulated", {k: sum((np.cumsum(g[c], 0) ** 2).sum(0) for c in chunks) / n
-                                     for k, g in grads.items()},
-         "it equals the squares of running sums of the per-sample gradients within each batch: .grad accumulates, "
-         "so zero it (model.zero_grad()) before each sample's backward"),
-        ("fisher_divided_twice", {k: sum((g[c] ** 2).mean(0) for c in chunks) / n for k, g in grads.items()},
-         f"it equals each batch's MEAN of squared gradients, summed and then divided by N = {n} again (about 1 / "
-         f"batch size of the Fisher): sum the squared per-sample gradients, then divide by N once"),
-        ("fisher_unbiased", {k: (g ** 2).sum(0) / (n - 1) for k, g in grads.items()} if n > 1 else None,
-         f"it equals the sum divided by N - 1 = {n - 1}: the empirical Fisher is a plain mean, divide by N = {n}"),
-        # the next two equal the right Fisher when every batch is full: only a smaller last batch shows them
-        ("fisher_batch_means_averaged", {k: sum((g[c] ** 2).mean(0) for c in chunks) / len(chunks)
-                                         for k, g in grads.items()},
-         f"it equals the mean of the {len(chunks)} batches' means, in which the last, smaller batch weighs as much "
-         f"as a full one: sum the squared per-sample gradients over all samples, then divide by N = {n}"),
-        ("fisher_n_from_batch_size", {k: (g ** 2).sum(0) / (batch_size * len(chunks)) for k, g in grads.items()},
-         f"it equals the sum divided by batch size x number of batches ({batch_size} x {len(chunks)} = "
-         f"{batch_size * len(chunks)}), not by the number of samples N = {n}: count the samples the loader yields"),
-    ]
-
-
-def fisher_diagnosis(got, expected, state, x, y, batch_size):
-    return identify(got, expected, fisher_hypotheses(state, x, y, batch_size), lambda a, b: same(a, b, state))
 
 
 def how_far(got, expected, state):
@@ -187,33 +127,6 @@ def fisher_side_effects(run):
     return claims.outcome()
 
 
-def penalty_hypotheses(state, fisher, star, lam):
-    names = list(state)   # model.named_parameters() order: hidden.weight, hidden.bias, out.weight, out.bias
-    diff = {k: state[k].astype(np.float64) - star[k] for k in names}
-    f = {k: fisher[k].astype(np.float64) for k in names}
-    total = lambda term: lam / 2 * sum(term(k) for k in names)
-    return [
-        ("penalty_no_half", 2 * total(lambda k: (f[k] * diff[k] ** 2).sum()), "the factor 1/2 is missing"),
-        ("penalty_no_lam", total(lambda k: (f[k] * diff[k] ** 2).sum()) / lam, "lam is missing: the penalty is "
-         "lam / 2 times the weighted sum"),
-        ("penalty_not_squared", total(lambda k: (f[k] * diff[k]).sum()), "theta - star is not squared"),
-        ("penalty_no_fisher", total(lambda k: (diff[k] ** 2).sum()), "the Fisher weights are missing (a plain L2 "
-                                                                     "penalty)"),
-        ("penalty_mean_fisher", total(lambda k: f[k].mean() * (diff[k] ** 2).sum()), "each parameter tensor is "
-         "weighted by its mean Fisher value: weight each element by its own Fisher value"),
-        ("penalty_mean", total(lambda k: (f[k] * diff[k] ** 2).mean()), "it averages over each tensor's elements: "
-                                                                        "sum them"),
-        ("penalty_sqrt_fisher", total(lambda k: (np.sqrt(f[k]) * diff[k] ** 2).sum()), "it weights by the square "
-                                                                                        "root of the Fisher"),
-        ("penalty_first_only", lam / 2 * (f[names[0]] * diff[names[0]] ** 2).sum(), "only the first parameter "
-         "tensor is counted: sum over all names"),
-        ("penalty_sign", -total(lambda k: (f[k] * diff[k] ** 2).sum()), "it is the negative of the right value: the "
-         "penalty is a non-negative cost added to the loss"),
-    ]
-
-
-# lam = 0.5 is left out: there a penalty without lam (S / 2) and one without its 1/2 (lam S) are equal, so the
-# value could not tell the two apart; at 1 a missing lam is invisible, at the others each shows as itself
 PENALTY_LAMS = [0.25, 1.0, 3.0, 100.0]
 
 
@@ -306,19 +219,3 @@ def frozen_parameters(run, value_right):
                     f"{lam}, the sum over the names in fisher); with every parameter trainable it is right"
                     + ((": " + why) if why else "") + ".")
     return None
-
-
-def zip_hypotheses(state, fisher, star, lam):
-    """Penalties that pair the model's parameters (all of them, in order) with fisher's and star's entries by
-    position; numpy broadcasts as torch does, and a pairing that cannot broadcast predicts nothing."""
-    params = [state[k].astype(np.float64) for k in state]
-
-    def paired(fs, ss):
-        try:
-            return lam / 2 * sum((f * (p - s) ** 2).sum() for p, f, s in zip(params, fs, ss))
-        except ValueError:
-            return None
-    words = ("it pairs each of model.parameters() with fisher's and star's entries by position (zip), which "
-             "shifts after a frozen parameter: look fisher and star up by name (model.named_parameters())")
-    names = list(fisher)
-    return [("penalty_zip_parameters", paired([fisher[k] for k in names], [star[k] for k in names]), words)]
