@@ -153,7 +153,7 @@ def gan(run):
     g_learns = claims.claim("G learns", 1, stats["g_loss drop"] > 0.05, (
         f"after {GAN_STEPS} generator steps on your g_loss, the generator's non-saturating loss against the fixed D "
         f"went from {fmt(stats['g_loss before'])} to {fmt(stats['g_loss after'])}; it should fall by more than "
-        "0.05: check the sign of g_loss and that it is not detached from G."))
+        "0.05 (test 3.3 checks g_loss's value and that it sends gradient into G)."))
     devices.claim(run, claims, "models/gan.py", substance=g_learns)
     return claims.outcome()
 
@@ -253,10 +253,10 @@ def ewc(run):
         "task A is kept, but so it is by weights that never leave task A's: it earns points once task B is learned too.")
     claims.claim("task B learned", 1, keeps_a and learns_b, (
         f"with your EWC, task B reaches only {ewc_b:.1%} accuracy (expected above 50%)" + (
-            ": the penalty holds the parameters too close to task A's." if keeps_a else
-            f", and task A {ewc_a:.1%} (naive training keeps {naive_a:.1%}): with your penalty, training on task B "
-            "neither learned it nor kept task A better than naive training does (is the penalty or its gradient "
-            "finite at theta = star, where training starts?).")) if not learns_b else
+            ": the EWC term (your penalty on your Fisher) holds the parameters too close to task A's." if keeps_a else
+            f", and task A {ewc_a:.1%} (naive training keeps {naive_a:.1%}): with your Fisher and penalty, training on "
+            "task B neither learned it nor kept task A better than naive training does (tests 5.1-5.3 check the "
+            "Fisher and the penalty directly).")) if not learns_b else
         "task B is learned, as naive training learns it: it earns points once task A is kept better than naive training does.")
     devices.claim(run, claims, "ewc.py", substance=kept)
     return claims.outcome()
