@@ -36,10 +36,11 @@ def vae_model(hw, z_dim, state=None):
     return model
 
 
-def bound(hw, state, z_dim, x, eps, gradients, transform):
-    """nelbo, kl, rec of the student's bound with the controlled sample, and (if asked) their gradients."""
+def bound(hw, state, z_dim, x, eps, gradients, transform, model=None):
+    """nelbo, kl, rec of the student's bound with the controlled sample, and (if asked) their gradients;
+    on `model` when given (already holding `state`), else on a model built for this call."""
     hw.require("models/vae.py")
-    model = vae_model(hw, z_dim, state)
+    model = vae_model(hw, z_dim, state) if model is None else model
     with controlled_sampler(hw, eps, transform) as calls:
         result = unpack(model.negative_elbo_bound(torch.tensor(x)), 3, "negative_elbo_bound")
     named = {n: p for n, p in model.named_parameters() if p.requires_grad}
