@@ -124,7 +124,21 @@ def fisher_side_effects(run):
                         "only (no optimizer step, no in-place update)."), substance, unearned)
         claims.form("detached", 1, not out["requires_grad"], say(
             "fisher_not_detached", "the returned Fisher tensors still require grad: detach them."), substance, unearned)
+    claims.form("trainable parameters only", 1, *frozen_entries(run, state, x, y, batch_size, say), substance, unearned)
     return claims.outcome()
+
+
+def frozen_entries(run, state, x, y, batch_size, say, frozen="hidden.weight"):
+    """(holds, message): with a parameter frozen (requires_grad=False) the Fisher has no entry for it, as the
+    API asks (one entry per parameter that requires grad: EWC's penalty then skips what does not train)."""
+    try:
+        got = run("fisher", state=state, x=x, y=y, batch_size=batch_size, train_mode=False, frozen=[frozen])["fisher"]
+    except StudentError as error:
+        return False, f"with {frozen} frozen (requires_grad=False), fisher_diagonal raised {student_text(str(error))}."
+    if frozen in got:
+        return False, say("fisher_frozen_entries", f"with {frozen} frozen (requires_grad=False), fisher_diagonal still "
+                          f"returned an entry for it: return one per parameter that requires grad.")
+    return True, ""
 
 
 PENALTY_LAMS = [0.25, 1.0, 3.0, 100.0]

@@ -112,6 +112,7 @@ DIAGNOSES = {
     "fisher_mode_not_restored": "the model's previous mode not restored",
     "fisher_params_changed": "the model's parameters changed",
     "fisher_not_detached": "the returned tensors require grad",
+    "fisher_frozen_entries": "an entry for a parameter that does not require grad",
     "fisher_missing_keys": "entries missing from the returned dict",
     "fisher_batch_means_averaged": "the mean of the batches' means: a smaller last batch weighs as much as a full one",
     "fisher_n_from_batch_size": "divided by batch_size * len(loader), not by the number of samples",

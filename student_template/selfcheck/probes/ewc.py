@@ -29,11 +29,13 @@ def small_net(state, dropout=0.5):
 
 
 @probe
-def fisher(hw, state, x, y, batch_size, train_mode, seed=0, dropout=0.5):
+def fisher(hw, state, x, y, batch_size, train_mode, seed=0, dropout=0.5, frozen=()):
     """The student's Fisher of a small dropout net (dropout 0: the same net without it), and what it did
-    to the model."""
+    to the model. `frozen`: parameters set to requires_grad=False (the Fisher has no entry for them)."""
     hw.require("ewc.py")
     model = small_net(state, dropout)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in frozen)
     model.train(bool(train_mode))
     loader = [(torch.tensor(x[i:i + batch_size]), torch.tensor(y[i:i + batch_size]))
               for i in range(0, len(x), batch_size)]
