@@ -13,6 +13,7 @@ import torch
 from helpers import HANDOUT, PYTHON, REFERENCE, REPO, submission_from
 
 from autograder.checks import training
+from autograder.grade import load_config
 from autograder.selfcheck.local import local_run
 from autograder.selfcheck.probes import Adam, small_net
 
@@ -136,7 +137,8 @@ def test_a_submission_that_zeroes_the_naive_model_from_the_probe_s_frame_earns_n
     assert not data["extra_data"]["grader_failure"], data["extra_data"]
     assert all(tests[n]["score"] == 0 for n in ("5.1", "5.2", "5.3", "5.4")), {n: tests[n]["score"] for n in tests}
     assert "naive training keeps" in tests["5.4"]["output"]
-    assert data["score"] == 80   # every other file keeps its points
+    others = sum(t["points"] for t in load_config()["tests"] if t["file"] != "ewc.py")
+    assert data["score"] == others   # every other file keeps its points
 
 
 def test_a_penalty_that_learns_neither_task_is_not_said_to_hold_the_parameters_near_task_a(tmp_path):
