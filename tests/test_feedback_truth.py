@@ -62,7 +62,7 @@ def test_a_dz_dv_ratio_that_changes_with_v_is_said_to_vary_not_given_as_one_medi
     got = eps * (1 / (1 + np.exp(-v))) / (2 * np.sqrt(softplus))
     told = observed_ratio(got, right, v)
     assert "varies with v" in told and "median" not in told, told
-    assert observed_ratio(0.5 * right, right, v) == "observed 0.5 times that."
+    assert observed_ratio(0.5 * right, right, v).startswith("observed 0.5 times that for every element")
     assert "element to element" in observed_ratio(right * (1 + eps), right, v)
 
 
@@ -222,8 +222,9 @@ def test_a_constant_dz_dv_factor_in_float32_is_one_factor():
     right = (np.float32(1) * z_minus_m) / (2 * v)
     got = -(eps / np.sqrt(v)) / (2 * v) * (1 + g.uniform(-2e-3, 2e-3, size=eps.shape))
     told = observed_ratio(got, right, v)
-    assert told.startswith("observed -") and told.endswith(" times that.") and " to " not in told, told
+    assert told.startswith("observed -") and "times that for every element" in told and " to " not in told, told
     assert abs(float(told.split()[1]) + 1) < 3e-3, told
+    assert "here about v ** -0.5 " in told, told     # a constant ratio r is a scale v ** (r / 2), not a sign slip
 
 
 def test_two_sides_within_rounding_of_the_right_nelbo_are_not_told_which_is_right():
@@ -232,3 +233,40 @@ def test_two_sides_within_rounding_of_the_right_nelbo_are_not_told_which_is_righ
     from autograder.checks.vae import not_the_sum
     told = not_the_sum((546.428, 0.0222, 546.4258), right_nelbo=546.448)
     assert "nelbo is right" not in told and "should equal kl + rec" in told
+
+
+def test_eps_clamped_to_3_loses_the_gaussian_claim_and_is_named_from_its_point_mass():
+    """Fifth outside reading, 72: eps.clamp(-3, 3) keeps variance 0.995 and earned 100."""
+    result = graded("eps_clamped", {"1.1", "1.2", "1.3", "1.4"})
+    assert result["1.3"][0] < 1.0 and result["1.3"][2] == ["sg_eps_clamped"], result["1.3"]
+    assert "point mass" in result["1.3"][1] and "beyond +-3" in result["1.3"][1]
+    assert all(result[n][0] == 1.0 for n in ("1.1", "1.2", "1.4")), result    # charged once, in 1.3
+
+
+def test_the_tail_bound_is_the_binomial_s_and_a_correct_sampler_passes_it():
+    import math
+    from autograder.checks.sampler_draws import N, TAIL, TAIL_MIN
+    p = math.erfc(TAIL / math.sqrt(2))
+    log_pmf = lambda k: (math.lgamma(N + 1) - math.lgamma(k + 1) - math.lgamma(N - k + 1) + k * math.log(p)
+                         + (N - k) * math.log1p(-p))
+    below = sum(math.exp(log_pmf(k)) for k in range(TAIL_MIN))
+    assert below < 1e-9 and sum(math.exp(log_pmf(k)) for k in range(TAIL_MIN + 1)) > 1e-9 * 0.5, below
+    assert N * p > 2 * TAIL_MIN                                    # the mean, 86.4, is far above the bound
+
+
+def test_one_scale_for_every_element_is_said_not_to_follow_each_element_s_v():
+    """Fifth outside reading, 71: m + torch.std(v) * eps was told its variance ratio only."""
+    fraction, message, keys, _ = graded("std_of_v_as_scale", {"1.2"})["1.2"]
+    assert fraction < 1.0 and keys == ["sg_scale_not_elementwise"] and "does not follow each element's own v" in message
+
+
+def test_a_variance_clamped_from_below_fails_at_the_small_variance_the_draws_include():
+    """Sixth outside reading, 83: v.clamp(min=1e-3) earned 100 (every v tried was at least 0.04)."""
+    result = graded("variance_clamped_below", {"1.2", "1.4"})
+    assert result["1.2"][0] < 1.0 and result["1.4"][0] < 1.0, result
+
+
+def test_a_squeezed_z_loses_the_shape_claims_of_size_1_dimensions_only():
+    """Sixth outside reading, 84: z.squeeze() earned 100 (no shape had a size-1 dimension)."""
+    fraction, message, _, _ = graded("output_squeezed", {"1.1"})["1.1"]
+    assert 0.5 < fraction < 1.0 and "got (3,)" in message and "earn points once" not in message, message

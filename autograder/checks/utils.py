@@ -201,7 +201,7 @@ def observed_ratio(got, expected, v, rounding=0.0):
             return f"observed {fmt(r)} times that."
         # a ratio r that is the same for every v is what a noise scale of v ** (r / 2) gives (d/dv log s = r / (2 v))
         return (f"observed {fmt(r)} times that for every element and every v: a ratio r that is the same for every "
-                f"v is what a noise scale of v ** (r / 2) gives, here v ** {fmt(r / 2)} (the standard deviation is "
+                f"v is what a noise scale of v ** (r / 2) gives, here about v ** {r / 2:.2g} (the standard deviation is "
                 "v ** 0.5).")
     per_v = [ratio[v == value] for value in np.unique(v)]
     if all(np.isclose(r.min(), r.max(), rtol=1e-2, atol=1e-6) for r in per_v):
