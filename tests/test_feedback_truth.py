@@ -270,3 +270,12 @@ def test_a_squeezed_z_loses_the_shape_claims_of_size_1_dimensions_only():
     """Sixth outside reading, 84: z.squeeze() earned 100 (no shape had a size-1 dimension)."""
     fraction, message, _, _ = graded("output_squeezed", {"1.1"})["1.1"]
     assert 0.5 < fraction < 1.0 and "got (3,)" in message and "earn points once" not in message, message
+
+
+def test_a_float_returned_as_an_output_is_told_as_returned_and_which_output_it_is():
+    """Sixth outside reading, 92: 'q_xt_given_x0 raised StudentValueError: q_xt_given_x# should be a torch.Tensor,
+    but it is a float' of a function that returned a float as its variance."""
+    fraction, message, _, _ = graded("marginal_var_as_float", {"4.4"})["4.4"]
+    assert fraction < 1.0 and "returned what the API does not promise: its variance (second output) should be a " \
+        "torch.Tensor, but it is a float" in message, message
+    assert "raised" not in message and "StudentValueError" not in message, message

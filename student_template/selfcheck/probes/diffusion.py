@@ -18,7 +18,9 @@ def diffusion(hw, betas, x0, xt, t):
         try:
             result = call()
             parts = [result] if count == 1 else unpack(result, 2, name)
-            out[name] = [array(p, name) for p in parts]
+            # each output named by what it is (the caller names the function: its digit would be redacted here)
+            labels = ["its result"] if count == 1 else ["its mean (first output)", "its variance (second output)"]
+            out[name] = [array(p, label) for p, label in zip(parts, labels)]
             out[name + "_dtype"] = [str(p.dtype).replace("torch.", "") for p in parts]
             out[name + "_error"] = None
         except Exception as error:

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import devices
 from ..expect import CheckFailed, Claims, deferred, diagnose, fmt
-from .common import not_written, student_text
+from .common import not_written, raised_or_returned, student_text
 
 # the tolerance a value is compared with, by the dtype it was returned in
 TOL = {"float32": dict(rtol=2e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-12)}
@@ -133,7 +133,7 @@ def diffusion_edges_and_dtypes(run):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(1, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} at t = 1 {inputs} raised {student_text(error)}.")
+                             else f"{name} at t = 1 {inputs} {raised_or_returned(error)}.")
                 return None
             return [np.asarray(p, np.float64) for p in out[name]]
 
@@ -207,7 +207,7 @@ def diffusion_edges_and_dtypes(run):
                 diagnose("index_past_end", f"q_posterior at t = T {inputs} raised {student_text(error)}; times are "
                          "1-indexed, so alpha_bar_t is at index t - 1 and index t runs past the end.")
                 if str(error).startswith("IndexError") and right.get("alpha_bars")
-                else f"q_posterior at t = T {inputs} raised {student_text(error)}." + (
+                else f"q_posterior at t = T {inputs} {raised_or_returned(error)}." + (
                     "" if right.get("alpha_bars") else " Your alpha_bars is wrong here (above): if q_posterior uses "
                     "it, fix alpha_bars first.") if error else
                 # t = 1 and t = T wait together only where t = 1's line said so (not beside its NaN, or where t = 1 is right)
