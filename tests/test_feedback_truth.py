@@ -279,3 +279,29 @@ def test_a_float_returned_as_an_output_is_told_as_returned_and_which_output_it_i
     assert fraction < 1.0 and "returned what the API does not promise: its variance (second output) should be a " \
         "torch.Tensor, but it is a float" in message, message
     assert "raised" not in message and "StudentValueError" not in message, message
+
+
+def test_d_left_frozen_by_loss_nonsaturating_is_not_told_as_an_error_the_student_s_code_raised():
+    """Sixth outside reading, 90: the judge's own torch.autograd.grad / backward over D's parameters raised, and
+    3.3 and 3.4 said "Your code raised an error: RuntimeError ..." of a method that returned normally."""
+    result = graded("gan_freezes_d_and_leaves_it_frozen", {"3.3", "3.4"})
+    for fraction, message, _, _ in result.values():
+        assert "raised" not in message and "RuntimeError" not in message, message
+    fraction, message, _, _ = result["3.4"]
+    assert fraction < 1.0 and "d_loss carries no gradient" in message and "D no longer require grad" in message
+
+
+def test_the_step_probe_reports_the_parameters_the_call_left_frozen(tmp_path):
+    import shutil
+    from apply import apply_variant
+    from autograder.checks.inputs import golden
+    from autograder.selfcheck.local import local_run
+    variant, = [v for v in audit.variants() if v["name"] == "gan_freezes_d_and_leaves_it_frozen"]
+    root = tmp_path / "submission"
+    shutil.copytree(audit.HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__"))
+    apply_variant(audit.REFERENCE, variant, root)
+    inputs = golden("gan_step")["inputs"]
+    out = local_run(root, clean_root=audit.HANDOUT)("gan_step", state=inputs["state"], z_dim=int(inputs["z_dim"]),
+                                                   x_real=inputs["x_real"], seed=int(inputs["seed"]))
+    assert out["d_params_frozen"] > 0 and out["g_params_frozen"] == 0, out
+    assert out["d_loss_grad_d"] > 0          # the judge's own gradient over D's parameters, measured all the same
