@@ -305,3 +305,32 @@ def test_the_step_probe_reports_the_parameters_the_call_left_frozen(tmp_path):
                                                    x_real=inputs["x_real"], seed=int(inputs["seed"]))
     assert out["d_params_frozen"] > 0 and out["g_params_frozen"] == 0, out
     assert out["d_loss_grad_d"] > 0          # the judge's own gradient over D's parameters, measured all the same
+
+
+@pytest.mark.parametrize("name", ["ab_cast_to_float32", "ab_writes_into_betas"])
+def test_a_right_posterior_behind_a_wrong_alpha_bars_is_told_to_fix_alpha_bars_first(name):
+    """Sixth outside reading, 98 and 100: 'q_posterior is wrong at an ordinary time too (test 4.3 judges its
+    formula)' of a right q_posterior whose alpha_bars returned float32, or wrote into the betas."""
+    fraction, message, _, _ = graded(name, {"4.4"})["4.4"]
+    assert fraction < 1.0 and "if q_posterior uses it, fix alpha_bars first" in message, message
+    assert "judges its formula" not in message, message
+
+
+def test_the_ordinary_time_sentence_names_its_dtype_and_is_said_once_per_content():
+    """Sixth outside reading, 93 and 94: the same sentence twice with different content and no dtype."""
+    from autograder.selfcheck.public.diffusion import diffusion_edges_and_dtypes
+    outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", "(1 - alpha_bar_t)",
+                                   "(1 - alpha_bar_t + 1e-8)")
+    lines = [line for line in outcome.message.splitlines() if "wrong at an ordinary time too" in line]
+    assert lines and all("(float32 inputs)" in line or "(float64 inputs)" in line or "(float32 and float64 inputs)"
+                         in line for line in lines), outcome.message
+    assert len({line.split(" inputs)")[0] for line in lines}) == len(lines), outcome.message   # one per dtype case
+
+
+def test_a_dtype_slip_of_one_output_names_which_output_has_which_dtype():
+    """Fifth outside reading, 79: 'got float32, float64' did not say which output is which."""
+    from autograder.selfcheck.public.diffusion import diffusion_edges_and_dtypes
+    outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", "return alpha_bar_t.sqrt() * x0, "
+                                   "1 - alpha_bar_t", "return alpha_bar_t.sqrt() * x0, (1 - alpha_bar_t).double()")
+    assert "q_xt_given_x0 should keep the input dtype float32: its mean is float32, its variance float64." \
+        in outcome.message, outcome.message
