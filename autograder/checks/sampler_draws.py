@@ -1,6 +1,7 @@
 """The draws the checks of utils.sample_gaussian judge (checks/utils.py): their inputs, columns of known
 variance; the draws; and the mistakes whose traces the draws show exactly (noise shared between
-elements, uniform noise, a variance or a mean that one mistake predicts in every column)."""
+elements, uniform noise, clamped noise (a point mass at the largest |u|), one scale for every column, a variance
+or a mean that one mistake predicts in every column)."""
 import math
 
 import numpy as np
