@@ -264,6 +264,7 @@ def test_a_variance_clamped_from_below_fails_at_the_small_variance_the_draws_inc
     """Sixth outside reading, 83: v.clamp(min=1e-3) earned 100 (every v tried was at least 0.04)."""
     result = graded("variance_clamped_below", {"1.2", "1.4"})
     assert result["1.2"][0] < 1.0 and result["1.4"][0] < 1.0, result
+    assert result["1.2"][2] == ["sg_var_floor"] and "where v = 0.0001" in result["1.2"][1], result["1.2"]
 
 
 def test_a_squeezed_z_loses_the_shape_claims_of_size_1_dimensions_only():

@@ -150,6 +150,12 @@ def diagnose_variance(m, v, z):
                                            "by sqrt(v)"),
     ]
     k2 = float(np.exp(np.log(ratio).mean()))
+    floor = float(d[:, 0].var(ddof=1))           # the column of the smallest v, 1e-4
+    if 2 * V_COLS[0] < floor < V_COLS[1] / 2:     # wrong only where v is small: a floor on the variance
+        hypotheses.append(("sg_var_floor", np.maximum(V_COLS, floor) / V_COLS, f"the variance of z is close to v in every "
+                           f"column but the one where v = {fmt(V_COLS[0])}: there it is {fmt(floor)}, as when v is kept "
+                           "from going below a floor (v.clamp(min=...) or v + a constant) before its square root; a "
+                           "sample of N(m, v) has variance v however small v is"))
     common = float(np.exp(np.log(d.var(0, ddof=1)).mean()))       # one variance for every column, whatever its v
     if abs(common - 1) > 0.1:    # near 1 it is m + eps (sg_unscaled)
         hypotheses.append(("sg_scale_not_elementwise", common / V_COLS, f"the noise has the same variance "

@@ -193,7 +193,7 @@ def observed_ratio(got, expected, v, rounding=0.0):
     if not kept.any():
         return "observed values that are not a multiple of it."
     ratio, v = ratio[kept], v[kept]
-    lo, hi = float(ratio.min()), float(ratio.max())
+    lo, hi = float(ratio.min()) + 0.0, float(ratio.max()) + 0.0     # + 0.0: no "-0"
     # z - m is formed in float32: a constant factor shows a spread of a few 1e-3 (rsqrt for sqrt: -1.00014 to -0.9967)
     if np.isclose(lo, hi, rtol=1e-2, atol=1e-6):
         r = float(np.median(ratio))
