@@ -27,9 +27,9 @@ from autograder.checks.inputs import GoldenError
 from autograder.faults import GraderFault, SubmissionStopped
 from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_STEP, NOT_REPEATABLE, next_step
 from autograder.sandbox.ground import Ground
-from autograder.redaction import hide_numbers, student_text
+from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
-from autograder.selfcheck.public.common import not_written
+from autograder.selfcheck.public.common import not_written, raised_or_returned, returned_text
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE.parent
@@ -152,10 +152,8 @@ def judge(test, run):
     except StudentError as error:
         if not_written(error):   # the handout's stub, untouched
             return 0.0, f"Not written yet: {student_text(str(error))}\n" + NEXT_STEP["unwritten"]
-        if str(error).startswith("StudentValueError: "):   # the probe's check of a returned value, not a raise
-            # the probe's words, with what it says of the returned value (types, shapes) redacted as student text
-            returned = hide_numbers(str(error).removeprefix("StudentValueError: ").split("\n")[0])[:300]
-            return 0.0, f"Your code returned what the API does not promise: {returned}.\n" + next_step(test)
+        if returned_text(error) is not None:   # the probe's check of a returned value, not a raise
+            return 0.0, f"Your code {raised_or_returned(error)}.\n" + next_step(test)
         shapes = f"\n({error.inputs})" if getattr(error, "inputs", "") else ""
         return 0.0, f"Your code raised an error:\n{student_text(str(error))}{shapes}\n" + next_step(test)
     except CheckFailed as failed:

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import REPO
 from autograder.grade import judge, load_config
-from autograder.selfcheck.expect import CheckFailed, StudentError
+from autograder.selfcheck.expect import StudentError
 from staff import audit
 
 sys.path.insert(0, str(REPO / "tests" / "corpus" / "accuracy"))   # apply.py, as the audit imports it
@@ -62,7 +62,7 @@ def test_a_dz_dv_ratio_that_changes_with_v_is_said_to_vary_not_given_as_one_medi
     got = eps * (1 / (1 + np.exp(-v))) / (2 * np.sqrt(softplus))
     told = observed_ratio(got, right, v)
     assert "varies with v" in told and "median" not in told, told
-    assert observed_ratio(0.5 * right, right, v) == "observed 0.5 times that."
+    assert observed_ratio(0.5 * right, right, v).startswith("observed 0.5 times that for every element")
     assert "element to element" in observed_ratio(right * (1 + eps), right, v)
 
 
@@ -93,7 +93,6 @@ def test_a_runtime_error_whose_sizes_are_redacted_comes_with_the_shapes_the_judg
     import shutil
     import numpy as np
     from helpers import HANDOUT, REFERENCE
-    from autograder.checks import gan
     from autograder.selfcheck.local import local_run
     root = tmp_path / "submission"
     shutil.copytree(HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__"))
@@ -222,8 +221,9 @@ def test_a_constant_dz_dv_factor_in_float32_is_one_factor():
     right = (np.float32(1) * z_minus_m) / (2 * v)
     got = -(eps / np.sqrt(v)) / (2 * v) * (1 + g.uniform(-2e-3, 2e-3, size=eps.shape))
     told = observed_ratio(got, right, v)
-    assert told.startswith("observed -") and told.endswith(" times that.") and " to " not in told, told
+    assert told.startswith("observed -") and "times that for every element" in told and " to " not in told, told
     assert abs(float(told.split()[1]) + 1) < 3e-3, told
+    assert "here about v ** -0.5 " in told, told     # a constant ratio r is a scale v ** (r / 2), not a sign slip
 
 
 def test_two_sides_within_rounding_of_the_right_nelbo_are_not_told_which_is_right():
@@ -301,3 +301,105 @@ def test_a_discriminator_loss_of_the_mean_logits_is_named():
     """Fifth outside reading, 75: softplus(-mean(real)) + softplus(mean(fake)) was told only 'got 1.18199, expected 2.87332'."""
     fraction, message, keys, _ = graded("disc_softplus_of_mean_logit", {"3.1"})["3.1"]
     assert fraction < 1 and keys == ["gan_mean_before_log"], (keys, message)
+
+
+def test_eps_clamped_to_3_loses_the_gaussian_claim_and_is_named_from_its_point_mass():
+    """Fifth outside reading, 72: eps.clamp(-3, 3) keeps variance 0.995 and earned 100."""
+    result = graded("eps_clamped", {"1.1", "1.2", "1.3", "1.4"})
+    assert result["1.3"][0] < 1.0 and result["1.3"][2] == ["sg_eps_clamped"], result["1.3"]
+    assert "point mass" in result["1.3"][1] and "beyond +-3" in result["1.3"][1]
+    assert all(result[n][0] == 1.0 for n in ("1.1", "1.2", "1.4")), result    # charged once, in 1.3
+
+
+def test_the_tail_bound_is_the_binomial_s_and_a_correct_sampler_passes_it():
+    import math
+    from autograder.checks.sampler_draws import N, TAIL, TAIL_MIN
+    p = math.erfc(TAIL / math.sqrt(2))
+    log_pmf = lambda k: (math.lgamma(N + 1) - math.lgamma(k + 1) - math.lgamma(N - k + 1) + k * math.log(p)
+                         + (N - k) * math.log1p(-p))
+    below = sum(math.exp(log_pmf(k)) for k in range(TAIL_MIN))
+    assert below < 1e-9 and sum(math.exp(log_pmf(k)) for k in range(TAIL_MIN + 1)) > 1e-9 * 0.5, below
+    assert N * p > 2 * TAIL_MIN                                    # the mean, 86.4, is far above the bound
+
+
+def test_one_scale_for_every_element_is_said_not_to_follow_each_element_s_v():
+    """Fifth outside reading, 71: m + torch.std(v) * eps was told its variance ratio only."""
+    fraction, message, keys, _ = graded("std_of_v_as_scale", {"1.2"})["1.2"]
+    assert fraction < 1.0 and keys == ["sg_scale_not_elementwise"] and "does not follow each element's own v" in message
+
+
+def test_a_variance_clamped_from_below_fails_at_the_small_variance_the_draws_include():
+    """Sixth outside reading, 83: v.clamp(min=1e-3) earned 100 (every v tried was at least 0.04)."""
+    result = graded("variance_clamped_below", {"1.2", "1.4"})
+    assert result["1.2"][0] < 1.0 and result["1.4"][0] < 1.0, result
+    assert result["1.2"][2] == ["sg_var_floor"] and "where v = 0.0001" in result["1.2"][1], result["1.2"]
+
+
+def test_a_squeezed_z_loses_the_shape_claims_of_size_1_dimensions_only():
+    """Sixth outside reading, 84: z.squeeze() earned 100 (no shape had a size-1 dimension)."""
+    fraction, message, _, _ = graded("output_squeezed", {"1.1"})["1.1"]
+    assert 0.5 < fraction < 1.0 and "got (3,)" in message and "earn points once" not in message, message
+
+
+def test_a_float_returned_as_an_output_is_told_as_returned_and_which_output_it_is():
+    """Sixth outside reading, 92: 'q_xt_given_x0 raised StudentValueError: q_xt_given_x# should be a torch.Tensor,
+    but it is a float' of a function that returned a float as its variance."""
+    fraction, message, _, _ = graded("marginal_var_as_float", {"4.4"})["4.4"]
+    assert fraction < 1.0 and "returned what the API does not promise: its variance (second output) should be a " \
+        "torch.Tensor, but it is a float" in message, message
+    assert "raised" not in message and "StudentValueError" not in message, message
+
+
+def test_d_left_frozen_by_loss_nonsaturating_is_not_told_as_an_error_the_student_s_code_raised():
+    """Sixth outside reading, 90: the judge's own torch.autograd.grad / backward over D's parameters raised, and
+    3.3 and 3.4 said "Your code raised an error: RuntimeError ..." of a method that returned normally."""
+    result = graded("gan_freezes_d_and_leaves_it_frozen", {"3.3", "3.4"})
+    for fraction, message, _, _ in result.values():
+        assert "raised" not in message and "RuntimeError" not in message, message
+    fraction, message, _, _ = result["3.4"]
+    assert fraction < 1.0 and "d_loss carries no gradient" in message and "D no longer require grad" in message
+
+
+def test_the_step_probe_reports_the_parameters_the_call_left_frozen(tmp_path):
+    import shutil
+    from apply import apply_variant
+    from autograder.checks.inputs import golden
+    from autograder.selfcheck.local import local_run
+    variant, = [v for v in audit.variants() if v["name"] == "gan_freezes_d_and_leaves_it_frozen"]
+    root = tmp_path / "submission"
+    shutil.copytree(audit.HANDOUT, root, ignore=shutil.ignore_patterns("selfcheck", "__pycache__"))
+    apply_variant(audit.REFERENCE, variant, root)
+    inputs = golden("gan_step")["inputs"]
+    out = local_run(root, clean_root=audit.HANDOUT)("gan_step", state=inputs["state"], z_dim=int(inputs["z_dim"]),
+                                                   x_real=inputs["x_real"], seed=int(inputs["seed"]))
+    assert out["d_params_frozen"] > 0 and out["g_params_frozen"] == 0, out
+    assert out["d_loss_grad_d"] > 0          # the judge's own gradient over D's parameters, measured all the same
+
+
+@pytest.mark.parametrize("name", ["ab_cast_to_float32", "ab_writes_into_betas"])
+def test_a_right_posterior_behind_a_wrong_alpha_bars_is_told_to_fix_alpha_bars_first(name):
+    """Sixth outside reading, 98 and 100: 'q_posterior is wrong at an ordinary time too (test 4.3 judges its
+    formula)' of a right q_posterior whose alpha_bars returned float32, or wrote into the betas."""
+    fraction, message, _, _ = graded(name, {"4.4"})["4.4"]
+    assert fraction < 1.0 and "if q_posterior uses it, fix alpha_bars first" in message, message
+    assert "judges its formula" not in message, message
+
+
+def test_the_ordinary_time_sentence_names_its_dtype_and_is_said_once_per_content():
+    """Sixth outside reading, 93 and 94: the same sentence twice with different content and no dtype."""
+    from autograder.selfcheck.public.diffusion import diffusion_edges_and_dtypes
+    outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", "(1 - alpha_bar_t)",
+                                   "(1 - alpha_bar_t + 1e-8)")
+    lines = [line for line in outcome.message.splitlines() if "wrong at an ordinary time too" in line]
+    assert lines and all("(float32 inputs)" in line or "(float64 inputs)" in line or "(float32 and float64 inputs)"
+                         in line for line in lines), outcome.message
+    assert len({line.split(" inputs)")[0] for line in lines}) == len(lines), outcome.message   # one per dtype case
+
+
+def test_a_dtype_slip_of_one_output_names_which_output_has_which_dtype():
+    """Fifth outside reading, 79: 'got float32, float64' did not say which output is which."""
+    from autograder.selfcheck.public.diffusion import diffusion_edges_and_dtypes
+    outcome = public_check_of_edit(diffusion_edges_and_dtypes, "diffusion.py", "return alpha_bar_t.sqrt() * x0, "
+                                   "1 - alpha_bar_t", "return alpha_bar_t.sqrt() * x0, (1 - alpha_bar_t).double()")
+    assert "q_xt_given_x0 should keep the input dtype float32: its mean is float32, its variance float64." \
+        in outcome.message, outcome.message

@@ -1,6 +1,7 @@
 """The draws the checks of utils.sample_gaussian judge (checks/utils.py): their inputs, columns of known
 variance; the draws; and the mistakes whose traces the draws show exactly (noise shared between
-elements, uniform noise, a variance or a mean that one mistake predicts in every column)."""
+elements, uniform noise, clamped noise (a point mass at the largest |u|), one scale for every column, a variance
+or a mean that one mistake predicts in every column)."""
 import math
 
 import numpy as np
@@ -11,16 +12,24 @@ from .inputs import rng
 N_ROWS, N_COLS = 4000, 8          # 32,000 draws per call
 N = N_ROWS * N_COLS
 Z = 6.0                           # a 6-sigma bound: two-sided normal tail 2.0e-9
-V_COLS = np.array([0.04, 0.09, 0.25, 0.36, 2.25, 4.0, 6.25, 9.0])
+# one small variance (1e-4) among them: a variance clamped from below (v.clamp(min=1e-3)) shows only there
+V_COLS = np.array([1e-4, 0.09, 0.25, 0.36, 2.25, 4.0, 6.25, 9.0])
 # |mean of N iid N(0, 1)| * sqrt(N) is |N(0, 1)|: below 1e-4 with probability 8e-5, in two independent calls
 # 6.4e-9; a mean removed in float32 leaves about 1e-6 there
 CENTRED = 1e-4
+# the tails: |u| > TAIL for P = 0.0026989 of N(0, 1) draws (1e-4 above 3, so that eps clamped to [-3, 3] stays below
+# it after z's float32 rounding); the count of such draws among N is binomial(N, P), mean 86.4, and below
+# TAIL_MIN with probability 6.9e-10 (the sum of its binomial terms; tests/test_feedback_truth.py recomputes it).
+# Smallest error caught: eps clamped to [-c, c] for c below about 3.08 (the count then averages < 66).
+TAIL, TAIL_MIN = 3.0001, 37
 
 
 def mean_variance_inputs(dtype="float32"):
     """Each column has its own mean and a variance well away from 1 (so v, v^2, sqrt(v) and exp(v) differ)."""
     g = rng("sample_gaussian", "moments")
-    m = np.repeat(g.uniform(-3, 3, (1, N_COLS)), N_ROWS, 0).astype(dtype)
+    means = g.uniform(-3, 3, (1, N_COLS))
+    means[0, 0] *= 1e-2      # beside v = 1e-4 a mean of size 1 would round z - m away in float32 (v ** 2 eps: 1e-8)
+    m = np.repeat(means, N_ROWS, 0).astype(dtype)
     v = np.repeat(V_COLS[None], N_ROWS, 0).astype(dtype)
     return m, v
 
@@ -87,6 +96,38 @@ UNIFORM = ("the noise is uniform (every value lies in one interval, fourth momen
            "normal, e.g. torch.randn_like(m); torch.rand_like draws uniformly from [0, 1)")
 
 
+def pooled_variance(d):
+    """sum_c sum_r (d - mean_c)^2 / v_c / (N - 8): the variance of u around each column's own mean (so an
+    offset is not also read as a wrong variance); chi-square(N - 8) / (N - 8) for a correct sampler."""
+    return float((((d - d.mean(0)) ** 2).sum(0) / V_COLS).sum() / (N - N_COLS))
+
+
+def variance_is_v(d):
+    return abs(pooled_variance(d) - 1) < Z * math.sqrt(2 / N)
+
+
+def thin_tails(m, v, z):
+    """A message when too few draws lie beyond |u| = 3 (u = (z - m) / sqrt(v)), else None. Judged only where
+    test 1.2's mean and variance hold: a scale error moves the tail count too, and 1.2 charges it. Eps clamped
+    to [-c, c] is named only on its trace: a point mass, many draws exactly at the largest |u|."""
+    d = z - m
+    if sharing(d, v, m) is not None or not (mean_is_m(m, d)[0] and variance_is_v(d)):
+        return None
+    u = np.abs(d / np.sqrt(v))
+    beyond = int((u > TAIL).sum())
+    if beyond >= TAIL_MIN:
+        return None
+    seen = (f"only {beyond} of the {N} draws of (z - m) / sqrt(v) lie beyond +-3, where standard normal noise "
+            f"puts about {N * math.erfc(TAIL / math.sqrt(2)):.0f} (fewer than {TAIL_MIN} with probability 7e-10)")
+    top = float(u.max())
+    at_top = int((np.abs(u - top) < 1e-4).sum())
+    if at_top >= 10:    # a correct sampler's largest |u| is one draw: no other lies within 1e-4 of it
+        return diagnose("sg_eps_clamped", f"{seen}, and {at_top} draws sit exactly at +-{fmt(top)}, the "
+                        f"largest |value|: a point mass, as when eps is clamped to [-{fmt(top)}, {fmt(top)}]. The normal's tails go "
+                        "on beyond any bound: use the noise of torch.randn_like(m) as it is drawn")
+    return Text(f"the noise's tails are too thin: {seen}")
+
+
 def diagnose_variance(m, v, z):
     """The cause of a wrong variance when every column's variance matches one mistake's prediction, else None."""
     d = z - m
@@ -109,6 +150,17 @@ def diagnose_variance(m, v, z):
                                            "by sqrt(v)"),
     ]
     k2 = float(np.exp(np.log(ratio).mean()))
+    floor = float(d[:, 0].var(ddof=1))           # the column of the smallest v, 1e-4
+    if 2 * V_COLS[0] < floor < V_COLS[1] / 2:     # wrong only where v is small: a floor on the variance
+        hypotheses.append(("sg_var_floor", np.maximum(V_COLS, floor) / V_COLS, f"the variance of z is close to v in every "
+                           f"column but the one where v = {fmt(V_COLS[0])}: there it is {fmt(floor)}, as when v is kept "
+                           "from going below a floor (v.clamp(min=...) or v + a constant) before its square root; a "
+                           "sample of N(m, v) has variance v however small v is"))
+    common = float(np.exp(np.log(d.var(0, ddof=1)).mean()))       # one variance for every column, whatever its v
+    if abs(common - 1) > 0.1:    # near 1 it is m + eps (sg_unscaled)
+        hypotheses.append(("sg_scale_not_elementwise", common / V_COLS, f"the noise has the same variance "
+                           f"{fmt(common)} in every column although v ranges from {fmt(V_COLS.min())} to "
+                           f"{fmt(V_COLS.max())} between them: its scale does not follow each element's own v"))
     centered = abs(float((d / np.sqrt(V_COLS)).mean())) < 0.1 * math.sqrt(k2)   # a scaled eps keeps mean 0
     if abs(k2 - 1) > 0.1 and centered:
         hypotheses.append(("sg_scaled", np.full(N_COLS, k2), f"the noise is {fmt(math.sqrt(k2))} sqrt(v) eps in every "

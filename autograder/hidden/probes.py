@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 if __package__ == "hidden":   # in the worker, whose scratch folder holds selfcheck/ beside hidden/
-    from selfcheck.probes import Adam, array, bound, on_cpu, probe, training_device, unpack, vae_model
+    from selfcheck.probes import Adam, array, backward, bound, on_cpu, probe, training_device, unpack, vae_model
 else:                         # the judge's local runs (autograder.selfcheck.local)
-    from ..selfcheck.probes import Adam, array, bound, on_cpu, probe, training_device, unpack, vae_model
+    from ..selfcheck.probes import Adam, array, backward, bound, on_cpu, probe, training_device, unpack, vae_model
 
 
 @probe
@@ -47,12 +47,12 @@ def vae_train(hw, x, z_dim, steps, batch_size, seed, lr=1e-3, device="cpu"):
     hw.utils.sample_gaussian = lambda m, v: m + v.sqrt() * torch.randn_like(m)
     try:
         losses = []
-        for _ in range(steps):
+        for step in range(steps):
             batch = data[torch.randint(len(data), (batch_size,), generator=generator)]
             nelbo = unpack(model.negative_elbo_bound(torch.bernoulli(batch, generator=generator).to(device)), 3,
                            "negative_elbo_bound")[0]
             optimizer.zero_grad()
-            nelbo.backward()
+            backward(nelbo, "nelbo", step)
             optimizer.step()
             losses.append(float(array(nelbo, "nelbo")))
     finally:

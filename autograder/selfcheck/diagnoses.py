@@ -132,4 +132,7 @@ DIAGNOSES = {
     # any file
     "not_written": "the function still raises NotImplementedError",
     "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",
+    "sg_eps_clamped": "eps clamped to a bounded interval: a point mass at +-c, no tails beyond",
+    "sg_scale_not_elementwise": "one noise scale for every element (e.g. torch.std(v)), not each element's sqrt(v)",
+    "sg_var_floor": "the variance kept from going below a floor (v.clamp(min=c) or v + c) before its square root",
 }

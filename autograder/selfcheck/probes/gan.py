@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from ..homework import describe
-from .common import Adam, array, grad_array, on_cpu, probe, training_device, unpack
+from .common import Adam, array, backward, frozen_parameters, grad_array, on_cpu, probe, training_device, unpack
 
 
 @probe
@@ -46,6 +46,7 @@ def gan_step(hw, state, z_dim, x_real, seed):
         return g_forward(z)
 
     model.g.forward = recording_forward
+    frozen_before = {"g": set(frozen_parameters(model.g)), "d": set(frozen_parameters(model.d))}
     torch.manual_seed(seed)
     d_loss, g_loss = unpack(model.loss_nonsaturating(torch.tensor(x_real), device="cpu"), 2, "loss_nonsaturating")
     distinct = []
@@ -55,6 +56,14 @@ def gan_step(hw, state, z_dim, x_real, seed):
     out = {"d_loss": array(d_loss, "d_loss"), "g_loss": array(g_loss, "g_loss"), "distinct_z": len(distinct),
            "z": distinct[0] if distinct else None}   # the judge predicts suspected mistakes from it
     groups = {"g": list(model.g.parameters()), "d": list(model.d.parameters())}
+    # parameters that required grad before the call and no longer do were switched off by it (a fact the check
+    # may report); they are switched back on for the judge's own gradients below, which the losses' graphs (built
+    # before or after the switch) still determine, so torch.autograd.grad never fails on the judge's side
+    for group, net in (("g", model.g), ("d", model.d)):
+        out[f"{group}_params_frozen"] = len(set(frozen_parameters(net)) - frozen_before[group])
+    for params in groups.values():
+        for p in params:
+            p.requires_grad_(True)
     for label, loss in (("d_loss", d_loss), ("g_loss", g_loss)):
         for group, params in groups.items():
             norm = 0.0
@@ -78,12 +87,17 @@ def gan_train(hw, state, z_dim, x, steps, batch_size, seed, device="cpu"):
     generator = torch.Generator().manual_seed(seed)
     batches = lambda: data[torch.randint(len(data), (batch_size,), generator=generator)].to(device)
     weights = {"device": str(device)}
+    initially_frozen = {"D": set(frozen_parameters(model.d)), "G": set(frozen_parameters(model.g))}
     for phase, (which, net) in enumerate((("after_d", model.d), ("after_g", model.g))):
         optimizer = Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        for _ in range(steps):
+        for step in range(steps):
             loss = unpack(model.loss_nonsaturating(batches(), device=device), 2, "loss_nonsaturating")[phase]
             optimizer.zero_grad()
-            loss.backward()
+            net_name = ("D", "G")[phase]
+            frozen = set(frozen_parameters(net)) - initially_frozen[net_name]
+            backward(loss, ("d_loss", "g_loss")[phase], step, "" if not frozen else (
+                f": after loss_nonsaturating returned, parameters of {net_name} no longer require grad (they did "
+                f"before the first call), so the caller cannot train {net_name} with it"))
             optimizer.step()
         weights[which] = on_cpu(model.state_dict())
     return weights

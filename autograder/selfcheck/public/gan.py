@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..expect import CheckFailed, Claims, diagnose, fmt, near, values
-from .common import not_written, student_text
+from .common import not_written, raised_or_returned
 
 LOSSES = ("discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating")
 UNSTABLE = ("it is not finite where the right value is: at large |logits| a formula that forms sigmoid(h) or "
@@ -67,7 +67,7 @@ def gan_large_logits(run):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(2, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} raised {student_text(error)}.")
+                             else f"{name} {raised_or_returned(error)}.")
                 continue
             got = values(out[name], name)
             if got.size != 1:

@@ -13,7 +13,8 @@ import sys
 
 # in the order they were one module's sections: PROBES lists the probes in this order
 from . import common, utils, vae, gan, diffusion, ewc, device_calls  # noqa: I001
-from .common import PROBES, Adam, StudentValueError, array, on_cpu, probe, training_device, unpack  # noqa: F401
+from .common import (PROBES, Adam, StudentValueError, array, backward, on_cpu, probe, training_device,  # noqa: F401
+                     unpack)
 from .ewc import small_net  # noqa: F401
 from .vae import bound, controlled_sampler, vae_model  # noqa: F401
 

@@ -69,6 +69,23 @@ def unpack(result, count, what):
     return result
 
 
+def backward(loss, what, step, frozen=""):
+    """The judge's loss.backward() in a training probe: a loss the student's code returned without a gradient is
+    told as what it returned (StudentValueError), not as an error its code raised. `frozen`: what the probe
+    observed of the parameters (D's left with requires_grad False, say), added as a fact."""
+    if not isinstance(loss, torch.Tensor):
+        raise StudentValueError(f"{what} should be a torch.Tensor, but it is a {type(loss).__name__}")
+    if not loss.requires_grad:
+        when = "on the first training step" if step == 0 else "on a later training step (the first step's had it)"
+        raise StudentValueError(f"{what} carries no gradient (its requires_grad is False) {when}" + frozen)
+    loss.backward()
+
+
+def frozen_parameters(module):
+    """The names of the module's parameters that do not require grad (now)."""
+    return [name for name, p in module.named_parameters() if not p.requires_grad]
+
+
 def training_device(device):
     """The device a training probe runs on: 'auto' is CUDA where this process has it, else the CPU.
     Batches are drawn on the CPU and moved, so every device trains on the same samples."""

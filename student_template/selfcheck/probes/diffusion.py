@@ -12,16 +12,21 @@ def diffusion(hw, betas, x0, xt, t):
     hw.require("diffusion.py")
     b, a0, at = torch.tensor(betas), torch.tensor(x0), torch.tensor(xt)
     out = {}
-    for name, call, count in (("alpha_bars", lambda: hw.diffusion.alpha_bars(b.clone()), 1),
+    given = b.clone()      # alpha_bars' own input, kept to see whether it writes into it
+    for name, call, count in (("alpha_bars", lambda: hw.diffusion.alpha_bars(given), 1),
                               ("q_xt_given_x0", lambda: hw.diffusion.q_xt_given_x0(a0.clone(), int(t), b.clone()), 2),
                               ("q_posterior", lambda: hw.diffusion.q_posterior(at.clone(), a0.clone(), int(t), b.clone()), 2)):
         try:
             result = call()
             parts = [result] if count == 1 else unpack(result, 2, name)
-            out[name] = [array(p, name) for p in parts]
+            # each output named by what it is (the caller names the function: its digit would be redacted here)
+            labels = ["its result"] if count == 1 else ["its mean (first output)", "its variance (second output)"]
+            out[name] = [array(p, label) for p, label in zip(parts, labels)]
             out[name + "_dtype"] = [str(p.dtype).replace("torch.", "") for p in parts]
             out[name + "_error"] = None
         except Exception as error:
             out[name], out[name + "_dtype"] = None, None
             out[name + "_error"] = describe(error, hw.root)   # the judge shows it only through redaction
+    # a caller that reads betas after alpha_bars(betas) sees what alpha_bars wrote into them
+    out["alpha_bars_wrote_betas"] = not torch.equal(given, b)
     return out

@@ -4,10 +4,32 @@ NotImplementedError, the one test of "not written yet", and the student's text a
 from ..expect import CheckFailed, StudentError, diagnose
 
 try:   # in the judge, text from the student's process passes through its one redaction
-    from autograder.redaction import student_text
+    from autograder.redaction import hide_numbers, student_text
 except ImportError:   # in the handout (students' own pytest, public inputs): their own errors in full
     def student_text(text, limit=300):
         return str(text)
+
+    def hide_numbers(text):
+        return str(text)
+
+# the probes' refusal of a returned value (probes/common.py StudentValueError): the student's code raised nothing
+REFUSED = "StudentValueError: "
+
+
+def returned_text(error):
+    """What the probe said of a value the student's function returned and the API does not promise (a type,
+    a shape; the worker's words, so with digits hidden as student text), or None for an exception the code raised."""
+    text = str(error)
+    if not text.startswith(REFUSED):
+        return None
+    return hide_numbers(text.removeprefix(REFUSED).split("\n")[0])[:300]
+
+
+def raised_or_returned(error):
+    """'raised <the error>' for an exception of the student's code; 'returned what the API does not promise: ...'
+    for a returned value a probe refused (the one wording of both, grade.py's and the checks')."""
+    returned = returned_text(error)
+    return f"raised {student_text(error)}" if returned is None else f"returned what the API does not promise: {returned}"
 
 
 def not_written(error):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import devices
 from ..expect import CheckFailed, Claims, deferred, diagnose, fmt
-from .common import not_written, student_text
+from .common import not_written, raised_or_returned, student_text
 
 # the tolerance a value is compared with, by the dtype it was returned in
 TOL = {"float32": dict(rtol=2e-4, atol=1e-5), "float64": dict(rtol=1e-9, atol=1e-12)}
@@ -43,9 +43,19 @@ def wrong_at_ordinary_t(run, betas, x0, xt):
         tol = returned_tol(out, name)
         if mean.shape == x0.shape and np.allclose(mean, c0 * x0d + ct * xtd, **tol) and np.allclose(var, want_var, **tol):
             continue
-        wrong[name] = (f"{name} is wrong at an ordinary time too (test {ORDINARY_TEST[name]} judges its formula): its "
-                       "values at t = 1 and t = T are judged once it is right there.")
+        wrong[name] = True
     return wrong
+
+
+def merge_dtype_cases(claims):
+    """One sentence for a case the two dtypes share: two plain messages that differ only in '(float32 inputs)' and
+    '(float64 inputs)' become one '(float32 and float64 inputs)' (messages naming a cause are left as they are)."""
+    texts = [m for _, m in claims.failed if type(m) is str]
+    for i, (weight, m) in enumerate(claims.failed):
+        if type(m) is str and "(float32 inputs)" in m and m.replace("(float32 inputs)", "(float64 inputs)") in texts:
+            claims.failed[i] = (weight, m.replace("(float32 inputs)", "(float32 and float64 inputs)"))
+        elif type(m) is str and "(float64 inputs)" in m and m.replace("(float64 inputs)", "(float32 inputs)") in texts:
+            claims.failed[i] = (weight, m.replace("(float64 inputs)", "(float32 and float64 inputs)"))
 
 
 def linear_form(mean, x0, xt=None):
@@ -121,19 +131,38 @@ def diffusion_edges_and_dtypes(run):
                 at_5.append(wrong_at_ordinary_t(run, betas, x0, xt))
             return at_5[0]
 
-        def wrong_everywhere(name):
-            return ordinary()[name] + helper_note(name)
+        def wrong_everywhere(name, judged="values at t = 1 and t = T are"):
+            """A function wrong at t = 5 as well: where alpha_bars is wrong here, that is asked first (the helper
+            may explain it) and the function's formula is not blamed."""
+            if helper_wrong():
+                return (f"{name} {inputs} is wrong at an ordinary time too (t = 5), and {helper_wrong()}: if {name} "
+                        f"uses it, fix alpha_bars first (its {judged} judged once it is right at t = 5).")
+            return (f"{name} {inputs} is wrong at an ordinary time too (t = 5): test {ORDINARY_TEST[name]} judges its "
+                    f"formula; its {judged} judged once it is right there.")
+
+        def helper_wrong():
+            """What is wrong with alpha_bars here, as a caller's values would inherit it (None when nothing)."""
+            if "alpha_bars" not in right:
+                return None
+            if not right["alpha_bars"]:
+                return "your alpha_bars is wrong here (above)"
+            returned = out["alpha_bars_dtype"] or []
+            if any(d != dtype for d in returned):
+                return (f"your alpha_bars returns {', '.join(returned)} for {dtype} betas (above), so what is "
+                        "computed from it has that precision")
+            if out.get("alpha_bars_wrote_betas"):
+                return "your alpha_bars writes into the betas it is given (they change during the call)"
+            return None
 
         def helper_note(name):
             """A caller's wrong value beside a wrong alpha_bars: the helper may explain it (not established)."""
-            return ("" if right.get("alpha_bars", True) else f" Your alpha_bars is wrong here (above): if {name} "
-                    "uses it, fix alpha_bars first.")
+            return "" if not helper_wrong() else f" {helper_wrong()[0].upper()}{helper_wrong()[1:]}: if {name} uses it, fix alpha_bars first."
 
         def outputs(name):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(1, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} at t = 1 {inputs} raised {student_text(error)}.")
+                             else f"{name} at t = 1 {inputs} {raised_or_returned(error)}.")
                 return None
             return [np.asarray(p, np.float64) for p in out[name]]
 
@@ -207,12 +236,10 @@ def diffusion_edges_and_dtypes(run):
                 diagnose("index_past_end", f"q_posterior at t = T {inputs} raised {student_text(error)}; times are "
                          "1-indexed, so alpha_bar_t is at index t - 1 and index t runs past the end.")
                 if str(error).startswith("IndexError") and right.get("alpha_bars")
-                else f"q_posterior at t = T {inputs} raised {student_text(error)}." + (
-                    "" if right.get("alpha_bars") else " Your alpha_bars is wrong here (above): if q_posterior uses "
-                    "it, fix alpha_bars first.") if error else
+                else f"q_posterior at t = T {inputs} {raised_or_returned(error)}." + helper_note("q_posterior") if error else
                 # t = 1 and t = T wait together only where t = 1's line said so (not beside its NaN, or where t = 1 is right)
-                (wrong_everywhere("q_posterior") if finite and not right["q_posterior"] else wrong_everywhere(
-                    "q_posterior").replace("its values at t = 1 and t = T are", "its value at t = T is"))
+                (wrong_everywhere("q_posterior") if finite and not right["q_posterior"] else
+                 wrong_everywhere("q_posterior", "value at t = T is"))
                 if ordinary().get("q_posterior") else
                 f"q_posterior at t = T = 10 of this schedule {inputs} should have mean 0.19952 x0 + 0.80027 xt and "
                 f"variance 0.016168; got {got_T}." + helper_note("q_posterior")))
@@ -220,9 +247,13 @@ def diffusion_edges_and_dtypes(run):
         for name in ("alpha_bars", "q_xt_given_x0", "q_posterior"):
             if name not in right:
                 continue
-            kept = out[name + "_dtype"] is not None and all(d == dtype for d in out[name + "_dtype"])
-            claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}, "
-                                                     f"got {', '.join(out[name + '_dtype'] or [])}."), right[name],
+            returned = out[name + "_dtype"] or []
+            kept = out[name + "_dtype"] is not None and all(d == dtype for d in returned)
+            got = (f", got {returned[0]}" if len(returned) == 1 else
+                   f": its mean is {returned[0]}, its variance {returned[1]}" if len(returned) == 2 else ", got none")
+            claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}"
+                                                     f"{got}."), right[name],
                         deferred("the dtype claims earn points once the values are right (at t = 1 or t = T here)."))
     devices.claim(run, claims, "diffusion.py", weight=2, substance=any(right.values()))   # outputs on the inputs' device
+    merge_dtype_cases(claims)
     return claims.outcome()

@@ -10,22 +10,26 @@ from .common import ask
 def sample_gaussian_shapes(run):
     """Shape and dtype of m kept (float32 and float64); m and v not modified. These earn points only
     when z is a sample around m at all: finite, not m itself, not one constant,
-    within 10 standard deviations of m, and with mean((z - m)^2 / v) between 0.1 and 10 over the 78
-    draws (a correct sampler fails this with probability below 1e-20). Deterministic otherwise."""
+    within 10 standard deviations of m, and with mean((z - m)^2 / v) between 0.1 and 10 over the 104
+    draws (a correct sampler fails this with probability below 1e-20). Deterministic otherwise. Shapes
+    with size-1 dimensions are among them: an output squeezed (z.squeeze()) loses those."""
     runs = []
     for dtype in ("float32", "float64"):
         g = np.random.default_rng(["float32", "float64"].index(dtype))
-        for shape in ((5, 3), (2, 3, 4)):
+        for shape in ((5, 3), (2, 3, 4), (1, 3), (4, 1), (2, 1, 3)):
             m = g.normal(size=shape).astype(dtype)
             v = g.uniform(0.1, 2.0, size=shape).astype(dtype)
             runs.append((dtype, shape, m, v, ask(run, "sample_gaussian", "sample_gaussian", m=m, v=v, seed=7,
                                                  gradient=False)))
     unearned = None
-    if any(np.shape(out["z"]) != m.shape for _, _, m, _, out in runs):
+    # substance is judged on every z with m's number of elements (a z that lost size-1 dimensions still is a
+    # sample): a wrong shape costs the shape claims only
+    sized = [(m, v, np.reshape(np.asarray(out["z"], np.float64), m.shape)) for _, _, m, v, out in runs
+             if np.size(out["z"]) == m.size]
+    if not sized:
         unearned = "z does not have the shape of m."
     else:
-        u = np.concatenate([((np.asarray(out["z"], np.float64) - m) / np.sqrt(v.astype(np.float64))).ravel()
-                            for _, _, m, v, out in runs])
+        u = np.concatenate([((z - m) / np.sqrt(v.astype(np.float64))).ravel() for m, v, z in sized])
         if not np.all(np.isfinite(u)):
             unearned = "z contains NaN or inf for finite m and positive v."
         elif not np.any(u):

@@ -139,6 +139,8 @@ def check_sample_gaussian(mod, ref, c: Checker):
         c.need(abs(eps.var().item() - 1) < 0.03, f"{tag} standardized variance {eps.var().item():.3f}")
         kurt = (eps ** 4).mean().item() / eps.var().item() ** 2
         c.need(abs(kurt - 3) < 0.15, f"{tag} non-Gaussian noise (kurtosis {kurt:.2f})")
+        # 0.27% of N(0, 1) lies beyond 3: 540 of these 200,000 draws (sd 23)
+        c.need((eps.abs() > 3.0001).double().mean().item() > 0.002, f"{tag} noise without tails beyond 3")
         c.need(eps.std(dim=0).mean().item() > 0.9, f"{tag} noise shared across the batch")
         c.need(eps.std(dim=1).mean().item() > 0.9, f"{tag} noise shared within a row")
         rows = torch.corrcoef(torch.stack([eps[1:].reshape(-1), eps[:-1].reshape(-1)]))[0, 1].item()
@@ -160,6 +162,10 @@ def check_sample_gaussian(mod, ref, c: Checker):
             b = f(m0.clone()[:4], v0.clone()[:4])
             torch.manual_seed(8)
             d = f(m0.clone()[:4], v0.clone()[:4])
+            small = f(torch.zeros(1000, 1, dtype=dtype), torch.full((1000, 1), 1e-4, dtype=dtype))
+        c.need(small.shape == (1000, 1), f"{tag} shape {tuple(small.shape)} for m of shape (1000, 1)")
+        small_sd = small.double().std().item()
+        c.need(abs(small_sd / 1e-2 - 1) < 0.15, f"{tag} standard deviation {small_sd:.3g} at v = 1e-4")
         c.need(torch.equal(a, b), f"{tag} not repeatable under torch.manual_seed")
         c.need(not torch.equal(a, d), f"{tag} same sample for different seeds")
 
