@@ -301,3 +301,12 @@ def test_a_discriminator_loss_of_the_mean_logits_is_named():
     """Fifth outside reading, 75: softplus(-mean(real)) + softplus(mean(fake)) was told only 'got 1.18199, expected 2.87332'."""
     fraction, message, keys, _ = graded("disc_softplus_of_mean_logit", {"3.1"})["3.1"]
     assert fraction < 1 and keys == ["gan_mean_before_log"], (keys, message)
+
+
+def test_an_infinite_kl_is_charged_once_as_a_value_not_again_as_nelbo_unequal_to_kl_plus_rec():
+    # reading 6's 88: nelbo = inf + rec holds; 2.1 charges kl's value, 2.2 has nothing left to charge
+    result = graded("vae_kl_normal_means_first", {"2.1", "2.2"})
+    fraction, message, _, _ = result["2.1"]
+    assert fraction < 1.0 and "kl inf (expected" in message, message
+    assert "should equal kl + rec" not in message, message
+    assert result["2.2"][0] == 1.0, result["2.2"]
