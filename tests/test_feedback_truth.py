@@ -310,3 +310,13 @@ def test_an_infinite_kl_is_charged_once_as_a_value_not_again_as_nelbo_unequal_to
     assert fraction < 1.0 and "kl inf (expected" in message, message
     assert "should equal kl + rec" not in message, message
     assert result["2.2"][0] == 1.0, result["2.2"]
+
+
+def test_alpha_bars_writing_into_betas_is_charged_in_4_1_and_named_beside_its_callers_values():
+    # reading 6's 100: right values, the caller's betas overwritten with 1 - betas (each call got a fresh clone)
+    result = graded("ab_writes_into_betas", {"4.1", "4.3"})
+    fraction, message, _, _ = result["4.1"]
+    assert 0 < fraction < 1.0 and "after the call betas holds 1 - betas" in message, message
+    fraction, message, _, _ = result["4.3"]
+    assert fraction < 1.0 and "Your alpha_bars writes into the betas it is given" in message, message
+    assert "alpha_bars is also wrong" not in message, message
