@@ -320,3 +320,17 @@ def test_alpha_bars_writing_into_betas_is_charged_in_4_1_and_named_beside_its_ca
     fraction, message, _, _ = result["4.3"]
     assert fraction < 1.0 and "Your alpha_bars writes into the betas it is given" in message, message
     assert "alpha_bars is also wrong" not in message, message
+
+
+def test_a_posterior_wrong_below_the_digits_shown_is_told_how_far_apart_it_is():
+    # reading 6's 93: "the mean is 0.995074 x0 + 0.00492561 xt, expected 0.995074 x0 + 0.00492561 xt"
+    import re
+    fraction, message, _, _ = graded("posterior_denominator_eps", {"4.3"})["4.3"]
+    assert fraction < 1.0, message
+    shown_alike = False
+    for line in message.splitlines():
+        for got, want in re.findall(r"is ([^,(]+?), expected ([^,(]+?)(?: and |\.\s|\.$| \()", line):
+            assert got != want or "alike to the digits shown, but" in line, line
+            shown_alike = shown_alike or got == want
+    assert shown_alike, message   # the case this test is about
+    assert "alike to the digits shown, but 5e-07 apart" in message, message

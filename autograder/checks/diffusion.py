@@ -147,14 +147,27 @@ def alpha_bars(run):
             match = lambda a, p: a.shape == p.shape and np.allclose(a, p, rtol=1e-4, atol=1e-7)
             why = identify(observed, expected, hypotheses, match)
             worst = int(np.argmax(np.abs(observed - expected)))
-            return (f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} got "
-                    f"{fmt(observed[worst])}, expected {fmt(expected[worst])}" + ((": " + why) if why else "") + ".")
+            return (f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} "
+                    + beside("it", observed[worst], expected[worst], fmt(observed[worst]), fmt(expected[worst]), rtol)
+                    + ((": " + why) if why else "") + ".")
 
     claims = Claims()
     claims.claim("values", 3, failure is None, failure)
     claims.form("betas unchanged", 1, not changed, changed and changed[0], any(right_somewhere),
                 deferred("leaving betas unchanged earns its point once the values are right."))
     return claims.outcome()
+
+
+def beside(what, got, want, shown, shown_expected, rtol):
+    """'<what> is <shown>, expected <shown_expected>'; where the two print alike, how far apart they are
+    (the comparison reads more digits than are shown)."""
+    text = f"{what} is {shown}, expected {shown_expected}"
+    if shown != shown_expected:
+        return text
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    apart = float(np.max(np.abs(got - want))) / max(float(np.max(np.abs(want))), 1e-300)
+    return text + (f" (alike to the digits shown, but {apart:.2g} apart relative to its largest entry, where the returned "
+                   f"dtype's tolerance is {rtol:.2g})")
 
 
 def describe_pair(mean, var, e_mean, e_var, x0, xt=None, rtol=1e-9, atol=1e-12):
@@ -164,11 +177,11 @@ def describe_pair(mean, var, e_mean, e_var, x0, xt=None, rtol=1e-9, atol=1e-12):
     if mean.shape != e_mean.shape:
         parts.append(f"the mean has shape {mean.shape}, expected {e_mean.shape}")
     elif not np.allclose(mean, e_mean, rtol=rtol, atol=atol):
-        parts.append(f"the mean is {show_mean(mean, x0, xt)}, expected {show_mean(e_mean, x0, xt)}")
+        parts.append(beside("the mean", mean, e_mean, show_mean(mean, x0, xt), show_mean(e_mean, x0, xt), rtol))
     try:
         v = np.broadcast_to(var, np.broadcast_shapes(var.shape, np.shape(e_var)))
         if not np.allclose(v, e_var, rtol=rtol, atol=atol):
-            parts.append(f"the variance is {fmt(float(np.ravel(v)[0]))}, expected {fmt(float(np.ravel(e_var)[0]))}")
+            parts.append(beside("the variance", v, e_var, fmt(float(np.ravel(v)[0])), fmt(float(np.ravel(e_var)[0])), rtol))
     except ValueError:
         parts.append(f"the variance has shape {var.shape}, not broadcastable to x0's")
     return " and ".join(parts)
