@@ -334,3 +334,9 @@ def test_a_posterior_wrong_below_the_digits_shown_is_told_how_far_apart_it_is():
             shown_alike = shown_alike or got == want
     assert shown_alike, message   # the case this test is about
     assert "alike to the digits shown, but 5e-07 apart" in message, message
+
+
+def test_float32_alpha_bars_for_float64_betas_costs_no_value_claim_of_the_functions_using_it():
+    # reading 6's 98: forgiven in q_xt_given_x0 (its var came back float32), charged in q_posterior (float64)
+    result = graded("ab_float32_cast", {"4.1", "4.2", "4.3"})
+    assert all(result[n][0] == 1.0 for n in ("4.1", "4.2", "4.3")), result
