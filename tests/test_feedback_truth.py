@@ -340,3 +340,14 @@ def test_float32_alpha_bars_for_float64_betas_costs_no_value_claim_of_the_functi
     # reading 6's 98: forgiven in q_xt_given_x0 (its var came back float32), charged in q_posterior (float64)
     result = graded("ab_float32_cast", {"4.1", "4.2", "4.3"})
     assert all(result[n][0] == 1.0 for n in ("4.1", "4.2", "4.3")), result
+
+
+@pytest.mark.parametrize("name, unstable", [("vae_rec_by_hand_log_sigmoid", True), ("vae_rec_bce_of_sigmoid", False)])
+def test_a_rec_wrong_only_at_large_decoder_logits_loses_2_2_s_values_and_is_called_unstable_only_when_not_finite(
+        name, unstable):
+    # reading 6's 86 and 99: right at moderate logits, so 2.1 passes; 2.2 has a case with logits up to |h| ~ 70
+    result = graded(name, {"2.1", "2.2"})
+    assert result["2.1"][0] == 1.0, result["2.1"]
+    fraction, message, _, _ = result["2.2"]
+    assert fraction < 1.0 and "decoder logits up to |h| = " in message, message
+    assert ("rec is not finite where the right value is" in message) == unstable, message
