@@ -18,7 +18,7 @@ from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose,
 from autograder.selfcheck.public import diffusion as public_check
 from autograder.selfcheck.public.common import not_written
 from autograder.selfcheck.public.diffusion import show_mean
-from .diffusion_mistakes import alpha_bar, posterior_hypotheses
+from .diffusion_mistakes import alpha_bar, marginal_hypotheses, posterior_hypotheses
 from .inputs import first_failure, golden, hypothesis_settings, rng
 
 HYPOTHESIS = hypothesis_settings(max_examples=40)
@@ -225,19 +225,7 @@ def marginal_failure(run, T, t, seed):
     ok_var = (np.broadcast_shapes(var.shape, x0.shape) == x0.shape
               and np.allclose(var, correct[1], rtol=rtol, atol=atol))
     if not (ok_mean and ok_var):
-        nxt = alpha_bar(b, t + 1) if t < T else None
-        hypotheses = [
-            ("fwd_alpha_t", (np.sqrt(1 - b[t - 1]) * x0, b[t - 1]), "1 - beta_t was used in place of "
-             "alpha_bar_t, the cumulative product up to t"),
-            ("fwd_off_by_one", None if nxt is None else (np.sqrt(nxt) * x0, 1 - nxt), "alpha_bar_(t+1) was used "
-             "for time t: times are 1-indexed, alpha_bar_t is at index t - 1"),
-            ("fwd_mean_no_sqrt", (ab * x0, 1 - ab), "the mean scales x0 by alpha_bar_t; it is sqrt(alpha_bar_t) x0"),
-            ("fwd_var_sqrt", (np.sqrt(ab) * x0, np.sqrt(1 - ab)), "the variance is returned as the standard "
-             "deviation sqrt(1 - alpha_bar_t); it is 1 - alpha_bar_t"),
-            ("fwd_var_ab_prev", (np.sqrt(ab) * x0, 1 - alpha_bar(b, t - 1)), "the variance is 1 - alpha_bar_(t-1), "
-             "one step early: it is 1 - alpha_bar_t, with alpha_bar_t at index t - 1"),
-        ]
-        why = identify((mean, var), correct, hypotheses, pair_match(max(rtol, 1e-6), max(atol, 1e-9)))
+        why = identify((mean, var), correct, marginal_hypotheses(x0, t, b), pair_match(max(rtol, 1e-6), max(atol, 1e-9)))
         return (f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct, x0, None, rtol, atol)}"
                 + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
     return None

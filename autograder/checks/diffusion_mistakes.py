@@ -1,12 +1,28 @@
-"""What each recognizable mistake of q_posterior returns on a schedule and time (numpy, float64): the
-hypotheses checks/diffusion.py names a cause from (only when exactly one matches mean AND variance and
-the correct values do not)."""
+"""What each recognizable mistake of q_xt_given_x0 and q_posterior returns on a schedule and time
+(numpy, float64): the hypotheses checks/diffusion.py names a cause from (only when exactly one matches
+mean AND variance and the correct values do not)."""
 import numpy as np
 
 
 def alpha_bar(betas, t):
     """alpha_bar_t with alpha_bar_0 = 1, by an explicit product."""
     return float(np.prod(1.0 - betas[:t]))
+
+
+def marginal_hypotheses(x0, t, b):
+    """(key, (mean, var) that mistake of q_xt_given_x0 returns, what to say)."""
+    ab, nxt = alpha_bar(b, t), alpha_bar(b, t + 1) if t < len(b) else None
+    return [
+        ("fwd_alpha_t", (np.sqrt(1 - b[t - 1]) * x0, b[t - 1]), "1 - beta_t was used in place of "
+         "alpha_bar_t, the cumulative product up to t"),
+        ("fwd_off_by_one", None if nxt is None else (np.sqrt(nxt) * x0, 1 - nxt), "alpha_bar_(t+1) was used "
+         "for time t: times are 1-indexed, alpha_bar_t is at index t - 1"),
+        ("fwd_mean_no_sqrt", (ab * x0, 1 - ab), "the mean scales x0 by alpha_bar_t; it is sqrt(alpha_bar_t) x0"),
+        ("fwd_var_sqrt", (np.sqrt(ab) * x0, np.sqrt(1 - ab)), "the variance is returned as the standard "
+         "deviation sqrt(1 - alpha_bar_t); it is 1 - alpha_bar_t"),
+        ("fwd_var_ab_prev", (np.sqrt(ab) * x0, 1 - alpha_bar(b, t - 1)), "the variance is 1 - alpha_bar_(t-1), "
+         "one step early: it is 1 - alpha_bar_t, with alpha_bar_t at index t - 1"),
+    ]
 
 
 def posterior_hypotheses(xt, x0, t, b):
