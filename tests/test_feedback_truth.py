@@ -342,11 +342,25 @@ def test_float32_alpha_bars_for_float64_betas_costs_no_value_claim_of_the_functi
     assert all(result[n][0] == 1.0 for n in ("4.1", "4.2", "4.3")), result
 
 
-@pytest.mark.parametrize("name, unstable", [("vae_rec_by_hand_log_sigmoid", True), ("vae_rec_bce_of_sigmoid", False)])
+# Not corpus variants: tests/corpus/accuracy/validate.py, the grader-independent classifier, has no
+# large-logit VAE case and would call them correct.
+HAND_WRITTEN_REC = {
+    "log_sigmoid_by_hand": ("p = torch.sigmoid(self.dec.decode(z))\n"
+                            "rec = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1).mean()"),
+    "bce_of_sigmoid": ("rec = torch.nn.functional.binary_cross_entropy(torch.sigmoid(self.dec.decode(z)), x, "
+                       "reduction='none').sum(-1).mean()")}
+
+
+@pytest.mark.parametrize("rec, unstable", [("log_sigmoid_by_hand", True), ("bce_of_sigmoid", False)])
 def test_a_rec_wrong_only_at_large_decoder_logits_loses_2_2_s_values_and_is_called_unstable_only_when_not_finite(
-        name, unstable):
+        rec, unstable):
     # reading 6's 86 and 99: right at moderate logits, so 2.1 passes; 2.2 has a case with logits up to |h| ~ 70
-    result = graded(name, {"2.1", "2.2"})
+    code = ("m, v = self.enc.encode(x)\n"
+            "kl = ut.kl_normal(m, v, self.z_prior_m.expand_as(m), self.z_prior_v.expand_as(v)).mean()\n"
+            "z = ut.sample_gaussian(m, v)\n" + HAND_WRITTEN_REC[rec] + "\nreturn kl + rec, kl, rec\n")
+    variant = {"name": rec, "kind": "wrong", "function": "VAE.negative_elbo_bound", "file": "models/vae.py",
+               "code": code}
+    result = audit.grade_variant(variant, [t for t in load_config()["tests"] if t["number"] in {"2.1", "2.2"}])
     assert result["2.1"][0] == 1.0, result["2.1"]
     fraction, message, _, _ = result["2.2"]
     assert fraction < 1.0 and "decoder logits up to |h| = " in message, message
