@@ -14,18 +14,14 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.redaction import student_text
-from autograder.selfcheck.expect import CheckFailed, Claims, diagnose, fmt, identify, values
+from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, values
 from autograder.selfcheck.public import diffusion as public_check
 from autograder.selfcheck.public.common import not_written
 from autograder.selfcheck.public.diffusion import show_mean
+from .diffusion_mistakes import alpha_bar, marginal_hypotheses, posterior_hypotheses
 from .inputs import first_failure, golden, hypothesis_settings, rng
 
 HYPOTHESIS = hypothesis_settings(max_examples=40)
-
-
-def alpha_bar(betas, t):
-    """alpha_bar_t with alpha_bar_0 = 1, by an explicit product."""
-    return float(np.prod(1.0 - betas[:t]))
 
 
 def joint_gaussian_posterior(xt, x0, t, betas):
@@ -75,6 +71,10 @@ def alpha_bars_note(out, betas):
                 "first." if out.get("alpha_bars_error") else "")
     got = np.asarray(observed[0], np.float64)
     correct = np.cumprod(1 - np.asarray(betas, np.float64))
+    written = out.get("betas_after") is not None and changed_input(np.asarray(betas, np.float64), out["betas_after"])
+    if written:
+        return (f" Your alpha_bars writes into the betas it is given (test 4.1: {written}); if this function calls "
+                "it and reads betas afterwards, fix alpha_bars first.")
     if got.shape == correct.shape and np.allclose(got, correct, rtol=1e-5, atol=1e-7):
         return ""
     return (" Your alpha_bars is also wrong on this schedule (test 4.1); if this function uses it, fix "
@@ -92,24 +92,54 @@ def pair_match(rtol=1e-6, atol=1e-9):
 
 
 def returned_tol(out, name):
-    """(rtol, atol) for the precision of what `name` returned (one rule with test 4.4's)."""
-    tol = public_check.returned_tol(out, name)
+    """(rtol, atol) for the precision of what `name` returned (one rule with test 4.4's), and, for
+    q_xt_given_x0 and q_posterior, no finer than the alpha_bars returned on the same call: float32
+    alpha_bars for float64 betas is charged once, as alpha_bars' dtype (test 4.4), not again as the
+    values of the functions that use it, whatever dtype those return."""
+    dtypes = list(out.get(name + "_dtype") or [])
+    if name != "alpha_bars" and dtypes and out.get("alpha_bars_dtype"):
+        dtypes += out["alpha_bars_dtype"]
+    tol = public_check.returned_tol({name + "_dtype": dtypes}, name)
     return tol["rtol"], tol["atol"]
 
 
+def changed_input(given, after):
+    """What alpha_bars wrote into the betas it was given, or None when they are as passed."""
+    after = np.asarray(after, np.float64)
+    if after.shape == given.shape and np.array_equal(after, given):
+        return None
+    if after.shape != given.shape:
+        return f"after the call betas has shape {after.shape}, not the {given.shape} passed in"
+    what = ("1 - betas" if np.allclose(after, 1 - given, rtol=1e-6, atol=1e-9) else
+            "the returned alpha_bars" if np.allclose(after, np.cumprod(1 - given), rtol=1e-6, atol=1e-9) else None)
+    k = int(np.argmax(np.abs(after - given)))
+    return (f"after the call betas holds {what}" if what else "after the call betas differs from what was passed in") + (
+        f"; betas[{k}] was {fmt(given[k])}, is {fmt(after[k])}")
+
+
 def alpha_bars(run):
-    """alpha_bars equals the explicit product on many schedules (T from 1 to 60, float32 and float64)."""
+    """alpha_bars equals the explicit product on many schedules (T from 1 to 60, float32 and float64), and
+    leaves the betas it is given as they were (earned only when its values are right somewhere)."""
+    changed, right_somewhere = [], []
+
     @first_failure(HYPOTHESIS, T=st.integers(1, 60), seed=st.integers(0, 10 ** 6), dtype=st.sampled_from(["float32", "float64"]))
     def failure(T, seed, dtype):
         betas = schedule(seed, T, dtype)
         out = run("diffusion", betas=betas, x0=np.zeros(2, dtype), xt=np.zeros(2, dtype), t=1)
         observed = values(result(out, "alpha_bars")[0], "alpha_bars")
         b = betas.astype(np.float64)
+        written = changed_input(b, out["betas_after"])
+        if written and not changed:
+            changed.append(f"alpha_bars changed its input on a schedule of length {T} ({dtype}): {written}. It must "
+                           "compute into a new tensor and leave the caller's betas as they are (a caller that reads betas "
+                           "after calling alpha_bars reads the changed values).")
         expected = np.array([alpha_bar(b, t) for t in range(1, T + 1)])
         if observed.shape != expected.shape:
             return f"alpha_bars on a schedule of length {T}: shape {observed.shape}, expected ({T},)."
         rtol, atol = returned_tol(out, "alpha_bars")
-        if not np.allclose(observed, expected, rtol=rtol, atol=atol):
+        right = np.allclose(observed, expected, rtol=rtol, atol=atol)
+        right_somewhere.append(right)
+        if not right:
             hypotheses = [
                 ("ab_cumprod_betas", np.cumprod(b), "it is the cumulative product of the betas; alpha_bar_t is the "
                                                     "product of (1 - beta_s)"),
@@ -123,11 +153,27 @@ def alpha_bars(run):
             match = lambda a, p: a.shape == p.shape and np.allclose(a, p, rtol=1e-4, atol=1e-7)
             why = identify(observed, expected, hypotheses, match)
             worst = int(np.argmax(np.abs(observed - expected)))
-            return (f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} got "
-                    f"{fmt(observed[worst])}, expected {fmt(expected[worst])}" + ((": " + why) if why else "") + ".")
+            return (f"alpha_bars on a schedule of length {T} ({dtype}): at t = {worst + 1} "
+                    + beside("it", observed[worst], expected[worst], fmt(observed[worst]), fmt(expected[worst]), rtol)
+                    + ((": " + why) if why else "") + ".")
 
-    if failure:
-        raise CheckFailed(failure)
+    claims = Claims()
+    claims.claim("values", 3, failure is None, failure)
+    claims.form("betas unchanged", 1, not changed, changed and changed[0], any(right_somewhere),
+                deferred("leaving betas unchanged earns its point once the values are right."))
+    return claims.outcome()
+
+
+def beside(what, got, want, shown, shown_expected, rtol):
+    """'<what> is <shown>, expected <shown_expected>'; where the two print alike, how far apart they are
+    (the comparison reads more digits than are shown)."""
+    text = f"{what} is {shown}, expected {shown_expected}"
+    if shown != shown_expected:
+        return text
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    apart = float(np.max(np.abs(got - want))) / max(float(np.max(np.abs(want))), 1e-300)
+    return text + (f" (alike to the digits shown, but {apart:.2g} apart relative to its largest entry, where the returned "
+                   f"dtype's tolerance is {rtol:.2g})")
 
 
 def describe_pair(mean, var, e_mean, e_var, x0, xt=None, rtol=1e-9, atol=1e-12):
@@ -137,11 +183,11 @@ def describe_pair(mean, var, e_mean, e_var, x0, xt=None, rtol=1e-9, atol=1e-12):
     if mean.shape != e_mean.shape:
         parts.append(f"the mean has shape {mean.shape}, expected {e_mean.shape}")
     elif not np.allclose(mean, e_mean, rtol=rtol, atol=atol):
-        parts.append(f"the mean is {show_mean(mean, x0, xt)}, expected {show_mean(e_mean, x0, xt)}")
+        parts.append(beside("the mean", mean, e_mean, show_mean(mean, x0, xt), show_mean(e_mean, x0, xt), rtol))
     try:
         v = np.broadcast_to(var, np.broadcast_shapes(var.shape, np.shape(e_var)))
         if not np.allclose(v, e_var, rtol=rtol, atol=atol):
-            parts.append(f"the variance is {fmt(float(np.ravel(v)[0]))}, expected {fmt(float(np.ravel(e_var)[0]))}")
+            parts.append(beside("the variance", v, e_var, fmt(float(np.ravel(v)[0])), fmt(float(np.ravel(e_var)[0])), rtol))
     except ValueError:
         parts.append(f"the variance has shape {var.shape}, not broadcastable to x0's")
     return " and ".join(parts)
@@ -179,55 +225,10 @@ def marginal_failure(run, T, t, seed):
     ok_var = (np.broadcast_shapes(var.shape, x0.shape) == x0.shape
               and np.allclose(var, correct[1], rtol=rtol, atol=atol))
     if not (ok_mean and ok_var):
-        nxt = alpha_bar(b, t + 1) if t < T else None
-        hypotheses = [
-            ("fwd_alpha_t", (np.sqrt(1 - b[t - 1]) * x0, b[t - 1]), "1 - beta_t was used in place of "
-             "alpha_bar_t, the cumulative product up to t"),
-            ("fwd_off_by_one", None if nxt is None else (np.sqrt(nxt) * x0, 1 - nxt), "alpha_bar_(t+1) was used "
-             "for time t: times are 1-indexed, alpha_bar_t is at index t - 1"),
-            ("fwd_mean_no_sqrt", (ab * x0, 1 - ab), "the mean scales x0 by alpha_bar_t; it is sqrt(alpha_bar_t) x0"),
-            ("fwd_var_sqrt", (np.sqrt(ab) * x0, np.sqrt(1 - ab)), "the variance is returned as the standard "
-             "deviation sqrt(1 - alpha_bar_t); it is 1 - alpha_bar_t"),
-            ("fwd_var_ab_prev", (np.sqrt(ab) * x0, 1 - alpha_bar(b, t - 1)), "the variance is 1 - alpha_bar_(t-1), "
-             "one step early: it is 1 - alpha_bar_t, with alpha_bar_t at index t - 1"),
-        ]
-        why = identify((mean, var), correct, hypotheses, pair_match(max(rtol, 1e-6), max(atol, 1e-9)))
+        why = identify((mean, var), correct, marginal_hypotheses(x0, t, b), pair_match(max(rtol, 1e-6), max(atol, 1e-9)))
         return (f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct, x0, None, rtol, atol)}"
                 + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
     return None
-
-
-def posterior_hypotheses(xt, x0, t, b):
-    """(key, (mean, var) that mistake returns, what to say), for t >= 2."""
-    T = len(b)
-    ab_t, ab_prev, beta = alpha_bar(b, t), alpha_bar(b, t - 1), b[t - 1]
-    c0 = np.sqrt(ab_prev) * beta / (1 - ab_t)
-    ct = np.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab_t)
-    var = beta * (1 - ab_prev) / (1 - ab_t)
-    h = [("post_swapped", (ct * x0 + c0 * xt, var), "the coefficients of x0 and x_t are swapped"),
-         ("post_typo_ab_prev", (c0 * x0 + np.sqrt(ab_prev) * (1 - ab_prev) / (1 - ab_t) * xt, var),
-          "the x_t coefficient has sqrt(alpha_bar_(t-1)) where sqrt(1 - beta_t) belongs: it is sqrt(1 - beta_t) "
-          "(1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
-         ("post_ab_t_in_xt", (c0 * x0 + np.sqrt(ab_t) * (1 - ab_prev) / (1 - ab_t) * xt, var),
-          "the x_t coefficient has sqrt(alpha_bar_t): it is sqrt(1 - beta_t), the one-step factor"),
-         ("post_var_no_beta", (c0 * x0 + ct * xt, (1 - ab_prev) / (1 - ab_t)),
-          "the variance lacks its factor beta_t: var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
-         ("post_var_sqrt", (c0 * x0 + ct * xt, np.sqrt(var)), "the variance is returned as a standard deviation (its "
-          "square root): var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t) itself"),
-         ("post_var_beta", (c0 * x0 + ct * xt, beta), "the variance equals beta_t, the forward step's (as when "
-          "alpha_bar_t stands for alpha_bar_(t-1) in it): the posterior's is beta_t (1 - alpha_bar_(t-1)) / "
-          "(1 - alpha_bar_t)")]
-    if t < T:
-        a_next = alpha_bar(b, t + 1)
-        h.append(("post_off_by_one", (np.sqrt(ab_t) * beta / (1 - a_next) * x0 + np.sqrt(1 - beta) * (1 - ab_t)
-                                      / (1 - a_next) * xt, beta * (1 - ab_t) / (1 - a_next)),
-                  "alpha_bar is read one step late (alpha_bar_(t+1) for alpha_bar_t and alpha_bar_t for "
-                  "alpha_bar_(t-1)): alpha_bar_t is at index t - 1"))
-        late = b[t]   # beta_(t+1), with alpha_bar read right
-        h.append(("post_beta_off_by_one", (np.sqrt(ab_prev) * late / (1 - ab_t) * x0 + np.sqrt(1 - late) * (1 - ab_prev)
-                                           / (1 - ab_t) * xt, late * (1 - ab_prev) / (1 - ab_t)),
-                  "beta is read one step late (beta_(t+1), at betas[t], for beta_t): beta_t is betas[t - 1]"))
-    return h
 
 
 def posterior_tol(out, t, b, floor, scale=3.0):

@@ -16,6 +16,7 @@ def terms(state, x, eps):
     rec_at = lambda z, squash=False: -numeric.bernoulli_log_likelihood(
         x, numeric.sigmoid(numeric.vae_decode(state, z)) if squash else numeric.vae_decode(state, z))
     return dict(m=m, v=v, n=len(x), z_dim=m.shape[1],
+                max_logit=float(np.abs(numeric.vae_decode(state, m + np.sqrt(v) * eps)).max()),
                 kl=numeric.kl_to_standard_normal(m, v).mean(), rec=rec_at(m + np.sqrt(v) * eps).mean(),
                 kl_reversed=(0.5 * (np.log(v) + 1 / v + m ** 2 / v - 1)).sum(-1).mean(),
                 kl_logvar=(0.5 * (-v + np.exp(v) + m ** 2 - 1)).sum(-1).mean(),

@@ -12,7 +12,7 @@ def diffusion(hw, betas, x0, xt, t):
     hw.require("diffusion.py")
     b, a0, at = torch.tensor(betas), torch.tensor(x0), torch.tensor(xt)
     out = {}
-    given = b.clone()      # alpha_bars' own input, kept to see whether it writes into it
+    given = b.clone()   # read back after the call: the judge sees an input alpha_bars wrote into
     for name, call, count in (("alpha_bars", lambda: hw.diffusion.alpha_bars(given), 1),
                               ("q_xt_given_x0", lambda: hw.diffusion.q_xt_given_x0(a0.clone(), int(t), b.clone()), 2),
                               ("q_posterior", lambda: hw.diffusion.q_posterior(at.clone(), a0.clone(), int(t), b.clone()), 2)):
@@ -27,6 +27,5 @@ def diffusion(hw, betas, x0, xt, t):
         except Exception as error:
             out[name], out[name + "_dtype"] = None, None
             out[name + "_error"] = describe(error, hw.root)   # the judge shows it only through redaction
-    # a caller that reads betas after alpha_bars(betas) sees what alpha_bars wrote into them
-    out["alpha_bars_wrote_betas"] = not torch.equal(given, b)
+    out["betas_after"] = given.detach().clone().numpy()
     return out

@@ -150,7 +150,7 @@ def diffusion_edges_and_dtypes(run):
             if any(d != dtype for d in returned):
                 return (f"your alpha_bars returns {', '.join(returned)} for {dtype} betas (above), so what is "
                         "computed from it has that precision")
-            if out.get("alpha_bars_wrote_betas"):
+            if "betas_after" in out and not np.array_equal(out["betas_after"], betas):   # the judge's own betas
                 return "your alpha_bars writes into the betas it is given (they change during the call)"
             return None
 

@@ -1,0 +1,58 @@
+"""What each recognizable mistake of q_xt_given_x0 and q_posterior returns on a schedule and time
+(numpy, float64): the hypotheses checks/diffusion.py names a cause from (only when exactly one matches
+mean AND variance and the correct values do not)."""
+import numpy as np
+
+
+def alpha_bar(betas, t):
+    """alpha_bar_t with alpha_bar_0 = 1, by an explicit product."""
+    return float(np.prod(1.0 - betas[:t]))
+
+
+def marginal_hypotheses(x0, t, b):
+    """(key, (mean, var) that mistake of q_xt_given_x0 returns, what to say)."""
+    ab, nxt = alpha_bar(b, t), alpha_bar(b, t + 1) if t < len(b) else None
+    return [
+        ("fwd_alpha_t", (np.sqrt(1 - b[t - 1]) * x0, b[t - 1]), "1 - beta_t was used in place of "
+         "alpha_bar_t, the cumulative product up to t"),
+        ("fwd_off_by_one", None if nxt is None else (np.sqrt(nxt) * x0, 1 - nxt), "alpha_bar_(t+1) was used "
+         "for time t: times are 1-indexed, alpha_bar_t is at index t - 1"),
+        ("fwd_mean_no_sqrt", (ab * x0, 1 - ab), "the mean scales x0 by alpha_bar_t; it is sqrt(alpha_bar_t) x0"),
+        ("fwd_var_sqrt", (np.sqrt(ab) * x0, np.sqrt(1 - ab)), "the variance is returned as the standard "
+         "deviation sqrt(1 - alpha_bar_t); it is 1 - alpha_bar_t"),
+        ("fwd_var_ab_prev", (np.sqrt(ab) * x0, 1 - alpha_bar(b, t - 1)), "the variance is 1 - alpha_bar_(t-1), "
+         "one step early: it is 1 - alpha_bar_t, with alpha_bar_t at index t - 1"),
+    ]
+
+
+def posterior_hypotheses(xt, x0, t, b):
+    """(key, (mean, var) that mistake returns, what to say), for t >= 2."""
+    T = len(b)
+    ab_t, ab_prev, beta = alpha_bar(b, t), alpha_bar(b, t - 1), b[t - 1]
+    c0 = np.sqrt(ab_prev) * beta / (1 - ab_t)
+    ct = np.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab_t)
+    var = beta * (1 - ab_prev) / (1 - ab_t)
+    h = [("post_swapped", (ct * x0 + c0 * xt, var), "the coefficients of x0 and x_t are swapped"),
+         ("post_typo_ab_prev", (c0 * x0 + np.sqrt(ab_prev) * (1 - ab_prev) / (1 - ab_t) * xt, var),
+          "the x_t coefficient has sqrt(alpha_bar_(t-1)) where sqrt(1 - beta_t) belongs: it is sqrt(1 - beta_t) "
+          "(1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
+         ("post_ab_t_in_xt", (c0 * x0 + np.sqrt(ab_t) * (1 - ab_prev) / (1 - ab_t) * xt, var),
+          "the x_t coefficient has sqrt(alpha_bar_t): it is sqrt(1 - beta_t), the one-step factor"),
+         ("post_var_no_beta", (c0 * x0 + ct * xt, (1 - ab_prev) / (1 - ab_t)),
+          "the variance lacks its factor beta_t: var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
+         ("post_var_sqrt", (c0 * x0 + ct * xt, np.sqrt(var)), "the variance is returned as a standard deviation (its "
+          "square root): var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t) itself"),
+         ("post_var_beta", (c0 * x0 + ct * xt, beta), "the variance equals beta_t, the forward step's (as when "
+          "alpha_bar_t stands for alpha_bar_(t-1) in it): the posterior's is beta_t (1 - alpha_bar_(t-1)) / "
+          "(1 - alpha_bar_t)")]
+    if t < T:
+        a_next = alpha_bar(b, t + 1)
+        h.append(("post_off_by_one", (np.sqrt(ab_t) * beta / (1 - a_next) * x0 + np.sqrt(1 - beta) * (1 - ab_t)
+                                      / (1 - a_next) * xt, beta * (1 - ab_t) / (1 - a_next)),
+                  "alpha_bar is read one step late (alpha_bar_(t+1) for alpha_bar_t and alpha_bar_t for "
+                  "alpha_bar_(t-1)): alpha_bar_t is at index t - 1"))
+        late = b[t]   # beta_(t+1), with alpha_bar read right
+        h.append(("post_beta_off_by_one", (np.sqrt(ab_prev) * late / (1 - ab_t) * x0 + np.sqrt(1 - late) * (1 - ab_prev)
+                                           / (1 - ab_t) * xt, late * (1 - ab_prev) / (1 - ab_t)),
+                  "beta is read one step late (beta_(t+1), at betas[t], for beta_t): beta_t is betas[t - 1]"))
+    return h
