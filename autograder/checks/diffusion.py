@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, values
 from autograder.selfcheck.public import diffusion as public_check
-from autograder.selfcheck.public.common import not_written
+from autograder.selfcheck.public.common import not_written, raised_or_returned, returned_text
 from autograder.selfcheck.public.diffusion import show_mean
 from .diffusion_mistakes import alpha_bar, marginal_hypotheses, posterior_hypotheses
 from .inputs import first_failure, golden, hypothesis_settings, rng
@@ -57,7 +57,11 @@ def result(out, name, t=None, betas=None):
             raise CheckFailed(diagnose("index_past_end", f"{name} at t = T = {T} raised {student_text(error)}; times are "
                                        "1-indexed: beta_t is betas[t - 1] and alpha_bar_t is alpha_bars(betas)[t - 1] "
                                        "(an index t is past the end at t = T)."))
-        raise CheckFailed(f"{name} raised {student_text(error)}" + (f" (at t = {t} of T = {T})." if t is not None else ".")
+        returned = returned_text(error)
+        if returned is not None and returned.endswith("but it is a float"):
+            raise CheckFailed(diagnose("diffusion_not_tensor", f"{name} returned what the API does not promise: {returned} "
+                                       "(a Python number, as .item() or float() makes): return tensors."))
+        raise CheckFailed(f"{name} {raised_or_returned(error)}" + (f" (at t = {t} of T = {T})." if t is not None else ".")
                           + note)
     return out[name]
 
@@ -130,9 +134,9 @@ def alpha_bars(run):
         b = betas.astype(np.float64)
         written = changed_input(b, out["betas_after"])
         if written and not changed:
-            changed.append(f"alpha_bars changed its input on a schedule of length {T} ({dtype}): {written}. It must "
-                           "compute into a new tensor and leave the caller's betas as they are (a caller that reads betas "
-                           "after calling alpha_bars reads the changed values).")
+            changed.append(diagnose("ab_writes_input", f"alpha_bars changed its input on a schedule of length {T} "
+                           f"({dtype}): {written}. It must compute into a new tensor and leave the caller's betas as they "
+                           "are (a caller that reads betas after calling alpha_bars reads the changed values)."))
         expected = np.array([alpha_bar(b, t) for t in range(1, T + 1)])
         if observed.shape != expected.shape:
             return f"alpha_bars on a schedule of length {T}: shape {observed.shape}, expected ({T},)."

@@ -24,6 +24,9 @@ DIAGNOSES = {
     "sg_no_gradient_m": "no gradient reaches m (m detached)",
     "sg_inputs_modified": "m or v modified in place",
     "sg_dtype": "z does not keep m's dtype",
+    "sg_eps_clamped": "eps clamped to a bounded interval: a point mass at +-c, no tails beyond",
+    "sg_scale_not_elementwise": "one noise scale for every element (e.g. torch.std(v)), not each element's sqrt(v)",
+    "sg_var_floor": "the variance kept from going below a floor (v.clamp(min=c) or v + c) before its square root",
     # models/vae.py
     "vae_batch_sum": "kl and rec summed over the batch",
     "vae_rec_batch_sum": "rec summed over the batch, kl averaged",
@@ -95,6 +98,8 @@ DIAGNOSES = {
     "dtype_not_kept": "the output's dtype is not the input's",
     "post_beta_off_by_one": "beta_(t+1) (betas[t]) read for beta_t in the posterior, alpha_bar read right",
     "index_past_end": "an index past the end at t = T (time used as a 0-based index)",
+    "ab_writes_input": "alpha_bars writes into the betas it is given (in place)",
+    "diffusion_not_tensor": "an output returned as a Python number, not a tensor",
     # ewc.py
     "fisher_batch_square": "the square of a batch gradient, not per-sample squares",
     "fisher_predicted_label": "the Fisher at the predicted label, not the true one",
@@ -133,7 +138,4 @@ DIAGNOSES = {
     # any file
     "not_written": "the function still raises NotImplementedError",
     "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",
-    "sg_eps_clamped": "eps clamped to a bounded interval: a point mass at +-c, no tails beyond",
-    "sg_scale_not_elementwise": "one noise scale for every element (e.g. torch.std(v)), not each element's sqrt(v)",
-    "sg_var_floor": "the variance kept from going below a floor (v.clamp(min=c) or v + c) before its square root",
 }
