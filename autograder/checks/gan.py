@@ -250,10 +250,13 @@ def loss_nonsaturating(run):
     claims.form("d_loss detached from G", 2, out["d_loss_grad_g"] == 0.0, cause(
         "gan_step_no_detach", "d_loss sends gradient into the generator: the discriminator's loss must see the fake "
         "images cut from the generator's graph (detached), so that D's update does not move G."), substance, unearned)
-    claims.form("g_loss reaches G", 2, out["g_loss_grad_g"] > 0.0, g_loss_cut_off(ok_g, why, cause),
-                substance, unearned)
+    claims.form("g_loss reaches G", 2, out["g_loss_grad_g"] > 0.0, g_loss_cut_off(ok_g, why, cause), substance, unearned)
     reaches, reaches_message = d_loss_trains_d(out, inputs, ok_d and not wrong_helpers)
     claims.form("d_loss reaches D", 2, reaches, reaches_message, substance, unearned)
+    left = " and ".join(net for net in ("D", "G") if out.get(f"{net.lower()}_params_frozen"))   # the probe's record
+    claims.form("parameters left trainable", 1, not left, left and diagnose("gan_left_frozen", f"after loss_nonsaturating "
+                f"returned, parameters of {left} no longer require grad (they did before the call), so the caller cannot "
+                "train them with it: leave requires_grad as the call found it."), substance, unearned)
     return claims.outcome()
 
 

@@ -174,6 +174,8 @@ def reparameterization_gradient(run):
             ("sg_logvar", d, "dz/dv = z - m, as for z = m + exp(v) * eps: v is a variance"),
             ("sg_v_squared", 2 * d / v, "dz/dv = 2 (z - m) / v, as for z = m + v ** 2 * eps"),
             ("sg_fourth_root", d / (4 * v), "dz/dv = (z - m) / (4 v), as for z = m + v ** 0.25 * eps"),
+            ("sg_inverse_sqrt", -d / (2 * v), "dz/dv = -(z - m) / (2 v), as for z = m + eps / sqrt(v): the noise is "
+                                              "divided by the standard deviation, not multiplied"),
             ("sg_unscaled", np.zeros_like(d), "dz/dv = 0, as for z = m + eps: the noise must be scaled by sqrt(v)"),
         ] if m_ok else [], match)    # the hypotheses are of the form m + s(v) * eps
     formula = "(z - m) / (2 v)" if m_ok else "(the noise in z) / (2 v)"

@@ -23,6 +23,8 @@ DIAGNOSES = {
     "sg_no_gradient_m": "no gradient reaches m (m detached)",
     "sg_inputs_modified": "m or v modified in place",
     "sg_dtype": "z does not keep m's dtype",
+    "sg_squeezed": "z squeezed: m's shape without its size-1 dimensions",
+    "sg_inverse_sqrt": "the noise divided by sqrt(v) (z = m + eps / sqrt(v))",
     "sg_eps_clamped": "eps clamped to a bounded interval: a point mass at +-c, no tails beyond",
     "sg_scale_not_elementwise": "one noise scale for every element (e.g. torch.std(v)), not each element's sqrt(v)",
     "sg_var_floor": "the variance kept from going below a floor (v.clamp(min=c) or v + c) before its square root",
@@ -74,6 +76,7 @@ DIAGNOSES = {
     "gan_step_g_on_real": "g_loss computed on D(x_real) in place of D(x_fake)",
     "gan_step_d_fake_detached": "the fake logits detached in d_loss: D gets no gradient from its fake term",
     "gan_step_fresh_z": "more than one z drawn per call",
+    "gan_left_frozen": "loss_nonsaturating leaves parameters of D or G with requires_grad False",
     # diffusion.py
     "ab_cumprod_betas": "cumulative product of betas, not of 1 - betas",
     "ab_alpha_t": "1 - beta_t without the cumulative product",

@@ -43,8 +43,11 @@ def sample_gaussian_shapes(run):
     unearned = (unearned or "") + " Shape, dtype and inputs left untouched earn points once z looks like a sample of N(m, v)."
     claims = Claims()
     for dtype, shape, m, v, out in runs:
-        claims.form("shape", 1, out["shape"] == list(shape), f"z should have the shape of m {shape}, got "
-                    f"{tuple(out['shape'])}.", substance, unearned)
+        got = tuple(out["shape"])
+        told = f"z should have the shape of m {shape}, got {got}."
+        squeezed = 1 in shape and got == tuple(n for n in shape if n != 1)   # exactly m's shape without its size-1 dims
+        claims.form("shape", 1, got == shape, diagnose("sg_squeezed", told[:-1] + ": m's shape without its dimensions "
+                    "of size 1, as .squeeze() makes.") if squeezed else told, substance, unearned)
         claims.form("dtype", 1, out["dtype"] == dtype, diagnose("dtype_not_kept", f"z should keep m's dtype {dtype}, got "
                     f"{out['dtype']}."), substance, unearned)
         claims.form("inputs untouched", 1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v), diagnose(
