@@ -467,3 +467,35 @@ def test_a_rec_wrong_only_at_large_decoder_logits_loses_2_2_s_values_and_is_call
     fraction, message, _, _ = result["2.2"]
     assert fraction < 1.0 and "decoder logits up to |h| = " in message, message
     assert ("rec is not finite where the right value is" in message) == unstable, message
+
+
+def test_a_nan_gradient_of_rec_reaches_the_encoder_and_is_not_told_that_none_does():
+    # reading 7's 107: sample_gaussian(v, m) gives a NaN sample whose gradient reaches every encoder weight as NaN;
+    # "no gradient of rec reaches the encoder" was said of it (NaN failed the check's sum > 0)
+    from autograder.checks import vae
+    outcome = public_check_of_edit(vae.gradients, "models/vae.py", "z = ut.sample_gaussian(m, v)", "z = ut.sample_gaussian(v, m)")
+    assert outcome is not None and outcome.fraction < 1.0
+    assert "no gradient of rec reaches the encoder" not in outcome.message, outcome.message
+
+
+def test_a_variance_that_does_not_broadcast_to_x0_is_the_student_s_mistake_not_a_crash_of_the_check():
+    # reading 7's 122: a variance of shape (3,) for x0 of shape (3, 4); np.broadcast_shapes raised in the check,
+    # and the test was flagged as the grader's failure
+    import pytest
+    from autograder.checks import diffusion
+    from autograder.selfcheck.expect import CheckFailed
+    with pytest.raises(CheckFailed, match=r"the variance has shape \(3,\), which does not broadcast to x0's \(3, 4\)"):
+        public_check_of_edit(diffusion.forward_marginal, "diffusion.py", "return alpha_bar_t.sqrt() * x0, 1 - alpha_bar_t",
+                             "return alpha_bar_t.sqrt() * x0, (1 - alpha_bar_t) * x0.new_ones(x0.shape[0])")
+
+
+def test_callers_of_an_alpha_bars_wrong_within_float32_tolerance_are_told_to_fix_alpha_bars_first():
+    # reading 7's 114: alpha_bars misses (1 - beta_1), 1e-4 relative, within 4.4's float32 tolerance: its own claim
+    # holds there, and the float32 lines blamed the right formulas of q_xt_given_x0 and q_posterior
+    from autograder.selfcheck.public import diffusion
+    outcome = public_check_of_edit(diffusion.diffusion_edges_and_dtypes, "diffusion.py", "return torch.cumprod(1 - betas, dim=0)",
+                                   "ab = torch.ones_like(betas)\n    for t in range(1, len(betas)):\n"
+                                   "        ab[t] = ab[t - 1] * (1 - betas[t])\n    return ab")
+    float32_lines = [line for line in outcome.message.split("\n") if "(float32 inputs) is wrong at an ordinary time" in line]
+    assert float32_lines and all("fix alpha_bars first" in line and "judges its formula" not in line
+                                 for line in float32_lines), outcome.message

@@ -56,3 +56,23 @@ def posterior_hypotheses(xt, x0, t, b):
                                            / (1 - ab_t) * xt, late * (1 - ab_prev) / (1 - ab_t)),
                   "beta is read one step late (beta_(t+1), at betas[t], for beta_t): beta_t is betas[t - 1]"))
     return h
+
+
+def fits(a, shape):
+    """Whether an array of a's shape broadcasts to `shape` leaving it as it is (a wrong shape is the student's
+    mistake, told as such, never an exception of the check)."""
+    try:
+        return np.broadcast_shapes(np.shape(a), tuple(shape)) == tuple(shape)
+    except ValueError:
+        return False
+
+
+def pair_match(rtol=1e-6, atol=1e-9):
+    """The match of (mean, variance) pairs for identify: each close to its prediction where it broadcasts."""
+    def match(a, b):
+        try:
+            return all(np.allclose(np.broadcast_to(x, np.broadcast_shapes(np.shape(x), np.shape(y))),
+                                   y, rtol=rtol, atol=atol) for x, y in zip(a, b))
+        except ValueError:
+            return False
+    return match

@@ -223,10 +223,11 @@ def gradients(run):
     rec_cut = False
     # a rec returned as a number or per example has no gradient of its own to see (the probe takes a 0-dim rec's)
     if not any(n.startswith("rec ") for n in out["numbers"]) and "rec" not in out["per_example"]:
-        claims.form("rec reaches the encoder", 3, bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec), diagnose(
+        reaches = bool(enc_rec) and any(np.any(g != 0) for g in enc_rec)   # NaN reaches it too (judged below)
+        claims.form("rec reaches the encoder", 3, reaches, diagnose(
             "vae_rec_no_encoder_gradient", REC_CUT), substance,
             deferred("the gradient reaching the encoder through z earns points once kl or rec is right (see test 2.1)."))
-        rec_cut = substance and not (bool(enc_rec) and any(np.abs(g).sum() > 0 for g in enc_rec))
+        rec_cut = substance and not reaches
     # a wrong nelbo (test 2.1 charges it, on its shown batch or its second one) explains a wrong gradient: it is
     # not described again
     x2, eps2 = second_batch(inputs["x"], inputs["eps"])

@@ -150,6 +150,10 @@ def diffusion_edges_and_dtypes(run):
             if any(d != dtype for d in returned):
                 return (f"your alpha_bars returns {', '.join(returned)} for {dtype} betas (above), so what is "
                         "computed from it has that precision")
+            off = float(np.max(np.abs(ab[0] - ALPHA_BARS) / ALPHA_BARS))   # beyond float32's own rounding here
+            if off > 2e-6:
+                return (f"your alpha_bars is off by up to {fmt(off)} relative here (within the {dtype} tolerance of its "
+                        "own claim, which is why that claim holds)")
             if "betas_after" in out and not np.array_equal(out["betas_after"], betas):   # the judge's own betas
                 return "your alpha_bars writes into the betas it is given (they change during the call)"
             return None

@@ -8,10 +8,10 @@ from ..expect import Claims, diagnose, fmt, near, scalar
 from .common import ask
 
 # Where the path is cut is not known: only that rec's gradient does not reach m and v through z.
-REC_CUT = ("no gradient of rec reaches the encoder: the path from m and v through the sample z and the decoder "
-           "to rec is cut somewhere (a .detach() on z or on the decoder's output, a sample such as torch.bernoulli "
-           "drawn from it, .item() or numpy); rec must be a differentiable function of z = "
-           "ut.sample_gaussian(m, v).")
+REC_CUT = ("no gradient of rec reaches the encoder: there is no differentiable path from the encoder's m and v "
+           "through the sample z and the decoder to rec (z drawn from other parameters than the encoder's, a "
+           ".detach() on z or on the decoder's output, a sample such as torch.bernoulli drawn from it, .item() or "
+           "numpy); rec must be a differentiable function of z = ut.sample_gaussian(m, v).")
 
 def returned_numbers(out):
     """The message for kl or rec returned as Python numbers (their values are judged as they are), or None."""
