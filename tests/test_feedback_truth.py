@@ -499,3 +499,39 @@ def test_callers_of_an_alpha_bars_wrong_within_float32_tolerance_are_told_to_fix
     float32_lines = [line for line in outcome.message.split("\n") if "(float32 inputs) is wrong at an ordinary time" in line]
     assert float32_lines and all("fix alpha_bars first" in line and "judges its formula" not in line
                                  for line in float32_lines), outcome.message
+
+
+def test_a_sampler_that_reseeds_torch_is_not_told_its_noise_is_not_from_torch_s_generator():
+    # reading 8's 124: torch.seed() before a right torch.randn_like(m): the noise is torch's, the reseed breaks it
+    from autograder.checks import utils
+    outcome = public_check_of_edit(utils.gaussian_and_independent, "utils.py", "    eps = torch.randn_like(m)",
+                                   "    torch.seed()\n    eps = torch.randn_like(m)")
+    assert outcome is not None and "z is not repeatable" in outcome.message, outcome
+    assert "does not come from torch's default generator" not in outcome.message and "reseed" in outcome.message
+
+
+def test_a_bound_that_draws_its_own_sample_is_not_told_it_decodes_the_mean_by_a_chance_nearness():
+    # reading 8's 127: z = m + v * randn drawn inline (the judge's sampler never called); its rec landed 5e-5 from
+    # the decoded mean's by chance, and "rec decodes the mean m, not a sample" was said of a sample
+    import numpy as np
+    import pytest
+    from autograder.checks import vae
+    from autograder.checks.inputs import golden
+    from autograder.selfcheck.expect import CheckFailed
+    case = golden("vae_bound")["inputs"]
+    t = vae.terms(case["state"], case["x"], case["eps"])
+    for rec, decoded_mean in ((t["rec_mean"] * (1 + 5e-5), False), (t["rec_mean"] * (1 + 1e-7), True)):
+        out = {"nelbo": np.array(t["kl"] + rec), "kl": np.array(t["kl"]), "rec": np.array(rec), "sampler_calls": 0}
+        with pytest.raises(CheckFailed) as failed:
+            vae.read_bound(out, case["state"], case["x"], case["eps"])
+        assert ("decodes the mean" in str(failed.value)) == decoded_mean, str(failed.value)
+
+
+def test_a_noise_of_variance_v_that_sends_no_gradient_to_v_is_not_told_it_is_unscaled():
+    # reading 8's 123: m + torch.normal(0, sqrt(v)) has variance v (1.2 holds) and no gradient to v: "as for
+    # z = m + eps: the noise must be scaled by sqrt(v)" was said of a noise scaled by sqrt(v)
+    from autograder.checks import utils
+    outcome = public_check_of_edit(utils.reparameterization_gradient, "utils.py", "    return m + v.sqrt() * eps",
+                                   "    return m + torch.normal(torch.zeros_like(m), v.sqrt())")
+    assert outcome is not None and outcome.fraction < 1.0, outcome
+    assert "must be scaled by sqrt(v)" not in outcome.message, outcome.message
