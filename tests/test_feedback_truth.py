@@ -261,8 +261,8 @@ def test_a_g_loss_of_the_real_logits_is_named_and_not_told_it_detached_the_fakes
     fraction, message, keys, _ = graded("gan_g_loss_on_real_logits", {"3.3"})["3.3"]
     assert fraction < 1 and keys == ["gan_step_g_on_real"], (keys, message)
     assert "D(x_real)" in message and "detach" not in message, message
-    fraction, message, keys, _ = graded("gan_detach_in_g_loss", {"3.3"})["3.3"]   # right value, cut from G: detached
-    assert keys == ["gan_step_detached_g"] and "(not detached)" in message, (keys, message)
+    fraction, message, keys, _ = graded("gan_detach_in_g_loss", {"3.3"})["3.3"]   # right value, cut from G
+    assert keys == ["gan_step_detached_g"] and "a .detach() on them" in message, (keys, message)
 
 
 def test_an_index_past_the_end_of_betas_is_not_told_that_alpha_bar_is_misindexed_and_t_below_T_is_shown():
@@ -535,3 +535,22 @@ def test_a_noise_of_variance_v_that_sends_no_gradient_to_v_is_not_told_it_is_uns
                                    "    return m + torch.normal(torch.zeros_like(m), v.sqrt())")
     assert outcome is not None and outcome.fraction < 1.0, outcome
     assert "must be scaled by sqrt(v)" not in outcome.message, outcome.message
+
+
+def test_a_g_loss_cut_by_no_grad_is_told_its_graph_is_cut_not_that_the_fakes_were_detached():
+    # reading 9's 161: D(x_fake) under torch.no_grad() for g_loss; "(not detached)" sent the student to a
+    # .detach() that is not there
+    from autograder.checks import gan
+    outcome = public_check_of_edit(gan.loss_nonsaturating, "models/gan.py", "        g_loss = generator_loss_nonsaturating(self.d(x_fake))",
+                                   "        with torch.no_grad():\n            fake_logits = self.d(x_fake)\n"
+                                   "        g_loss = generator_loss_nonsaturating(fake_logits.requires_grad_())")
+    assert outcome is not None and outcome.fraction < 1.0, outcome
+    assert "sends no gradient into the generator" in outcome.message and "(not detached)" not in outcome.message
+    assert "torch.no_grad()" in outcome.message, outcome.message
+
+
+def test_a_caller_s_precision_note_does_not_point_above_at_a_sentence_that_comes_later():
+    # reading 9's 162: "(above)" named the alpha_bars dtype sentence, which 4.4 prints after the callers' lines
+    _, message, _, _ = graded("ab_float32_cast", {"4.4"})["4.4"]
+    assert "alpha_bars returns float32 for float64 betas" in message, message
+    assert "betas (above)" not in message, message

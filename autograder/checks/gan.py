@@ -265,8 +265,8 @@ def g_loss_cut_off(ok_g, why, cause):
     g_loss value (the right function of G's images, cut from G); a g_loss of D(x_real), named above, cannot reach
     G; otherwise the cause is not known and only the observation is said."""
     if ok_g:
-        return cause("gan_step_detached_g", "g_loss has the right value but sends no gradient into the generator: "
-                     "the generator's loss must see the fake images still attached to G (not detached).")
+        return cause("gan_step_detached_g", "g_loss has the right value but sends no gradient into the generator: its graph "
+                     "is cut between G's images and the loss (a .detach() on them, or D called on them under torch.no_grad()).")
     if why is not None and "gan_step_g_on_real" in why.keys:
         return "g_loss sends no gradient into the generator, as a loss of D(x_real) cannot (above)."
     return "g_loss sends no gradient into the generator."

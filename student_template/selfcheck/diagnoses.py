@@ -73,7 +73,7 @@ DIAGNOSES = {
     "gan_step_d_args_swapped": "discriminator_loss called with fake and real swapped",
     "gan_step_minimax": "the minimax generator loss in GAN.loss_nonsaturating",
     "gan_step_no_detach": "d_loss sends gradient into the generator",
-    "gan_step_detached_g": "g_loss right in value but cut from the generator (the fake images detached)",
+    "gan_step_detached_g": "g_loss right in value but cut from the generator (fakes detached, or D called under no_grad)",
     "gan_step_g_on_real": "g_loss computed on D(x_real) in place of D(x_fake)",
     "gan_step_d_fake_detached": "the fake logits detached in d_loss: D gets no gradient from its fake term",
     "gan_step_fresh_z": "more than one z drawn per call",

@@ -147,8 +147,8 @@ def diffusion_edges_and_dtypes(run):
                 return "your alpha_bars is wrong here (above)"
             returned = out["alpha_bars_dtype"] or []
             if any(d != dtype for d in returned):
-                return (f"your alpha_bars returns {', '.join(returned)} for {dtype} betas (above), so what is "
-                        "computed from it has that precision")
+                return (f"your alpha_bars returns {', '.join(returned)} for {dtype} betas (its dtype claim in this "
+                        "test), so what is computed from it has that precision")
             off = float(np.max(np.abs(ab[0] - ALPHA_BARS) / ALPHA_BARS))   # beyond float32's own rounding here
             if off > 2e-6:
                 return (f"your alpha_bars is off by up to {fmt(off)} relative here (within the {dtype} tolerance of its "
