@@ -554,3 +554,34 @@ def test_a_caller_s_precision_note_does_not_point_above_at_a_sentence_that_comes
     _, message, _, _ = graded("ab_float32_cast", {"4.4"})["4.4"]
     assert "alpha_bars returns float32 for float64 betas" in message, message
     assert "betas (above)" not in message, message
+
+
+def test_a_fisher_off_by_one_constant_factor_is_said_of_every_tensor_not_of_its_worst_one():
+    fraction, message, keys, _ = graded("fisher_count_per_parameter", {"5.1"})["5.1"]
+    assert fraction < 1.0 and "every entry of every parameter's Fisher is 0.25 times the right one" in message, message
+    assert "off by up to" not in message and not keys, (keys, message)
+
+
+def test_a_mean_that_is_nan_at_every_time_is_told_wrong_at_an_ordinary_time_not_as_a_t1_case():
+    fraction, message, _, _ = graded("marginal_sqrt_around_product", {"4.4"})["4.4"]
+    assert fraction < 1.0 and "q_xt_given_x0 (float32 and float64 inputs) is wrong at an ordinary time too" in message
+    assert "should have mean 0.99995 x0" not in message, message
+
+
+def test_a_posterior_variance_equal_to_beta_t_is_not_explained_as_an_index_slip_alone():
+    fraction, message, keys, _ = graded("posterior_var_uses_ab_t_for_prev", {"4.3"})["4.3"]
+    assert fraction < 1.0 and keys == ["post_var_beta"], (keys, message)
+    assert "as when" not in message and "sigma_t^2" in message and "where alpha_bar_t stands for" in message
+
+
+def test_a_large_logit_gradient_beside_a_value_right_by_symmetry_is_told_as_the_wrong_formula():
+    # mean softplus(h) for mean softplus(-h): at fake logits [1e4, -1e4] both are 5e3, the gradients differ
+    fraction, message, _, _ = graded("nonsat_bce_zero_targets", {"3.2"})["3.2"]
+    assert fraction < 1.0 and "generator_loss_nonsaturating is wrong at moderate logits too" in message, message
+    assert "although the value there is right" not in message, message
+
+
+def test_one_dimensional_logits_of_different_lengths_are_graded():
+    fraction, message, _, _ = graded("d_loss_adds_terms_before_mean", {"3.1"})["3.1"]
+    assert fraction < 1.0 and "discriminator_loss raised RuntimeError" in message, message
+    assert "fake ones of shape (" in message and ",)" in message.split("fake ones of shape (")[1][:8], message

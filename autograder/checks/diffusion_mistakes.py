@@ -42,9 +42,9 @@ def posterior_hypotheses(xt, x0, t, b):
           "the variance lacks its factor beta_t: var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
          ("post_var_sqrt", (c0 * x0 + ct * xt, np.sqrt(var)), "the variance is returned as a standard deviation (its "
           "square root): var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t) itself"),
-         ("post_var_beta", (c0 * x0 + ct * xt, beta), "the variance equals beta_t, the forward step's (as when "
-          "alpha_bar_t stands for alpha_bar_(t-1) in it): the posterior's is beta_t (1 - alpha_bar_(t-1)) / "
-          "(1 - alpha_bar_t)")]
+         ("post_var_beta", (c0 * x0 + ct * xt, beta), "the variance equals beta_t, the forward step's variance "
+          "(a DDPM sampler may use it as sigma_t^2; the posterior's formula gives it too where alpha_bar_t stands for "
+          "alpha_bar_(t-1)): the posterior q(x_(t-1) | x_t, x_0) has beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)")]
     if t < T:
         a_next = alpha_bar(b, t + 1)
         h.append(("post_off_by_one", (np.sqrt(ab_t) * beta / (1 - a_next) * x0 + np.sqrt(1 - beta) * (1 - ab_t)

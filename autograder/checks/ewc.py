@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.redaction import student_text
-from autograder.selfcheck.expect import CheckFailed, Claims, StudentError, deferred, diagnose, fmt, identify, values
+from autograder.selfcheck.expect import CheckFailed, Claims, StudentError, deferred, diagnose, fmt, identify, near, values
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng, small_net_state
 from .ewc_mistakes import fisher_diagnosis, penalty_hypotheses, same, zip_hypotheses
@@ -37,6 +37,11 @@ def how_far(got, expected, state):
         return f"{', '.join(broken)} contain NaN or inf"
     if not any(np.any(got[k]) for k in state):
         return "it is zero everywhere (every entry of every parameter's Fisher)"
+    # a least-squares factor: every tensor off by the same one is said as such, not as its worst tensor alone
+    factor = (sum(float((got[k] * expected[k]).sum()) for k in state)
+              / max(sum(float((expected[k] ** 2).sum()) for k in state), 1e-300))
+    if not near(factor, 1.0) and all(np.allclose(got[k], factor * expected[k], rtol=1e-3, atol=1e-10) for k in state):
+        return f"every entry of every parameter's Fisher is {fmt(factor)} times the right one (one constant factor)"
     worst = max(state, key=lambda k: float(np.abs(got[k] - expected[k]).max()))
     scale = max(float(np.abs(expected[worst]).max()), 1e-12)
     return f"{worst} is off by up to {fmt(float(np.abs(got[worst] - expected[worst]).max()) / scale)} of its largest entry"

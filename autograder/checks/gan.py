@@ -163,14 +163,14 @@ def loss_values(run):
         compare(run, g.normal(size=real_shape).astype(np.float32), g.normal(size=fake_shape).astype(np.float32),
                 claims, f"on real and fake logits of shape {real_shape}", weight=1, said=said)
 
-    @first_failure(HYPOTHESIS, n_real=st.integers(1, 40), n_fake=st.integers(1, 40), scale=st.sampled_from([0.1, 1.0, 5.0, 30.0]),
-                   seed=st.integers(0, 2 ** 16))
-    def failure(n_real, n_fake, scale, seed):
+    # fake logits (n,) or (n, 1): 1-D ones of another length than the real ones do not broadcast against them
+    @first_failure(HYPOTHESIS, n_real=st.integers(1, 40), fake_shape=st.integers(1, 40).flatmap(
+        lambda n: st.sampled_from([(n,), (n, 1)])), scale=st.sampled_from([0.1, 1.0, 5.0, 30.0]), seed=st.integers(0, 2 ** 16))
+    def failure(n_real, fake_shape, scale, seed):
         g = rng("gan", "values", seed)
         sub = Claims()
-        compare(run, (g.normal(size=n_real) * scale).astype(np.float32),
-                (g.normal(size=(n_fake, 1)) * scale).astype(np.float32), sub,
-                f"on real logits of shape ({n_real},) and fake ones of shape ({n_fake}, 1), scale {scale}",
+        compare(run, (g.normal(size=n_real) * scale).astype(np.float32), (g.normal(size=fake_shape) * scale).astype(np.float32),
+                sub, f"on real logits of shape ({n_real},) and fake ones of shape {fake_shape}, scale {scale}",
                 said=dict((k, list(v)) for k, v in said.items()))
         if sub.failed:
             return next((m for _, m in sub.failed if m), None) or "already described"

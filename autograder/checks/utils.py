@@ -126,14 +126,21 @@ def gaussian_and_independent(run):
                          "inside sample_gaussian; draw fresh noise from the default generator on every call.") if same
                          else f"two consecutive calls return correlated noise (correlation {fmt(calls)}, expected 0 "
                               f"within {fmt(Z / math.sqrt(N))}).")
+    unearned = deferred("repeatability under torch.manual_seed and the draw under torch.no_grad() earn their points "
+                        "once the noise varies.")
+    z_no_grad = values(out["z_no_grad"], "z under torch.no_grad()", m.shape)
+    noisy = not np.array_equal(z_no_grad, m)
+    claims.form("noise under no_grad", 1, noisy, diagnose(
+        "sg_no_noise_without_grad", "under torch.no_grad() sample_gaussian returns m itself (no noise), while with "
+        "gradients on it draws noise: z ~ N(m, diag(v)) in either mode (the VAE samples and evaluates under "
+        "torch.no_grad())."), w is not None, unearned)
     reseeded = values(out["z_reseeded"], "z after torch.manual_seed", m.shape)
     # a constant (zeros, m itself) repeats trivially: repeatability earns points only for noise that varies
     claims.form("repeatable", 1, np.array_equal(reseeded, z), diagnose(
         "sg_not_repeatable", "z is not repeatable: after torch.manual_seed with the same seed it changed. The noise "
         "must come from torch's default generator as the caller seeded it: numpy's or Python's random do not follow "
         "torch.manual_seed, and a reseed inside the function (torch.seed(), torch.manual_seed) replaces the caller's "
-        "seed."), w is not None,
-        deferred("repeatability under torch.manual_seed earns its point once the noise varies."))
+        "seed."), w is not None, unearned)
     return claims.outcome()
 
 

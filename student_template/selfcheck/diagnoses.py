@@ -19,6 +19,7 @@ DIAGNOSES = {
     "sg_shared_all": "one scalar noise value shared by every element",
     "sg_no_noise": "z equals m: no noise at all",
     "sg_same_each_call": "every call returns the same noise (a seed or generator inside)",
+    "sg_no_noise_without_grad": "z = m (no noise) under torch.no_grad()",
     "sg_not_repeatable": "noise that torch.manual_seed does not repeat (another generator, or a reseed inside)",
     "sg_no_gradient": "z carries no gradient to m and v (not reparameterized)",
     "sg_no_gradient_m": "no gradient reaches m (m detached)",

@@ -7,7 +7,7 @@ from .common import array, grad_array, probe
 
 @probe
 def sample_gaussian(hw, m, v, seed=0, gradient=True):
-    """z from two consecutive calls, z again after re-seeding, and d(sum z)/dm, d(sum z)/dv."""
+    """z from two consecutive calls, z again after re-seeding, z under torch.no_grad, and d(sum z)/dm, d(sum z)/dv."""
     hw.require("utils.py")
     f = hw.utils.sample_gaussian
     fresh = lambda: (torch.tensor(m), torch.tensor(v))   # each call its own inputs: one that modifies them
@@ -19,7 +19,9 @@ def sample_gaussian(hw, m, v, seed=0, gradient=True):
     z2 = array(f(*fresh()), "z")
     torch.manual_seed(seed)
     z3 = array(f(*fresh()), "z")
-    out = {"z": z, "z_next": z2, "z_reseeded": z3,
+    with torch.no_grad():                                 # as the VAE's sampling and evaluation call it
+        z4 = array(f(*fresh()), "z")
+    out = {"z": z, "z_next": z2, "z_reseeded": z3, "z_no_grad": z4,
            "dtype": str(z1.dtype).replace("torch.", ""), "shape": list(z1.shape),
            "m_after": array(mt, "m"), "v_after": array(vt, "v"), "grad_m": None, "grad_v": None}
     if gradient and z1.requires_grad:
