@@ -28,6 +28,9 @@ def fisher_hypotheses(state, x, y, batch_size):
          "it equals the Fisher at the model's predicted labels: use the labels y the loader yields"),
         ("fisher_sum", {k: (g ** 2).sum(0) for k, g in grads.items()},
          f"it equals the sum over the {n} samples: divide by the number of samples N"),
+        ("fisher_n_per_parameter", {k: (g ** 2).sum(0) / (n * len(grads)) for k, g in grads.items()},
+         f"it equals the sum divided by N times the number of parameter tensors ({n} x {len(grads)}), as when N is "
+         "counted inside the loop over parameters: count each sample once"),
         ("fisher_per_batch_mean", {k: (g ** 2).sum(0) / len(chunks) for k, g in grads.items()},
          f"it equals the sum divided by the number of batches ({len(chunks)}): divide by the number of samples N ({n})"),
         ("fisher_not_squared", {k: g.mean(0) for k, g in grads.items()}, "the gradients are not squared"),

@@ -56,6 +56,7 @@ DIAGNOSES = {
     "vae_not_differentiable": "nelbo carries no gradient",
     "vae_terms_not_tensors": "kl or rec returned as a Python number (.item() or float()), not a 0-dim tensor",
     # models/gan.py
+    "gan_terms_elementwise": "real and fake terms combined elementwise (fails for batches of different sizes)",
     "gan_sum": "a sum where the mean belongs",
     "gan_batch_mean": "the sum divided by the batch size (shape[0]), not by the number of elements",
     "gan_sign": "the loss's sign flipped",
@@ -88,6 +89,7 @@ DIAGNOSES = {
     "fwd_off_by_one": "alpha_bar_{t+1} used for time t",
     "fwd_mean_no_sqrt": "the mean scales x0 by alpha_bar_t, not its square root",
     "fwd_var_sqrt": "the variance returned as a standard deviation",
+    "fwd_sqrt_of_product": "the square root of alpha_bar_t * x0 (NaN where x0 < 0) as the mean",
     "fwd_var_ab_prev": "the variance 1 - alpha_bar_{t-1} in place of 1 - alpha_bar_t",
     "post_swapped": "the x0 and x_t coefficients swapped",
     "post_typo_ab_prev": "sqrt(alpha_bar_{t-1}) in the x_t coefficient where sqrt(1 - beta_t) belongs",
@@ -108,6 +110,7 @@ DIAGNOSES = {
     "fisher_batch_square": "the square of a batch gradient, not per-sample squares",
     "fisher_predicted_label": "the Fisher at the predicted label, not the true one",
     "fisher_sum": "a sum over samples, not the mean",
+    "fisher_n_per_parameter": "N counted once per parameter tensor (the Fisher divided by N x their number)",
     "fisher_per_batch_mean": "divided by the number of batches, not of samples",
     "fisher_not_squared": "gradients not squared",
     "fisher_abs": "absolute values in place of squares",

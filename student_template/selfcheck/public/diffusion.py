@@ -254,8 +254,10 @@ def diffusion_edges_and_dtypes(run):
             kept = out[name + "_dtype"] is not None and all(d == dtype for d in returned)
             got = (f", got {returned[0]}" if len(returned) == 1 else
                    f": its mean is {returned[0]}, its variance {returned[1]}" if len(returned) == 2 else ", got none")
-            claims.form("dtype", 0.5, kept, diagnose("dtype_not_kept", f"{name} should keep the input dtype {dtype}"
-                                                     f"{got}."), right[name],
+            claims.form("dtype", 0.5, kept, diagnose("diffusion_not_tensor", f"{name} returns its variance (second "
+                        "output) as a Python number, as .item() or float() makes, not a tensor: return tensors, in the "
+                        "input dtype.") if out.get(name + "_var_number") else diagnose(
+                            "dtype_not_kept", f"{name} should keep the input dtype {dtype}{got}."), right[name],
                         deferred("the dtype claims earn points once the values are right (at t = 1 or t = T here)."))
     devices.claim(run, claims, "diffusion.py", weight=2, substance=any(right.values()))   # outputs on the inputs' device
     merge_dtype_cases(claims)
