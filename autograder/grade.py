@@ -25,7 +25,7 @@ from autograder.timing import Profile
 from autograder.selfcheck.surface import GRADED_FILES
 from autograder.checks.inputs import GoldenError
 from autograder.faults import GraderFault, SubmissionStopped
-from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_STEP, NOT_REPEATABLE, next_step
+from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_STEP, NOT_REPEATABLE, allocation_note, next_step
 from autograder.sandbox.ground import Ground
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
@@ -115,6 +115,7 @@ def attempt_test(test, worker, limit_s, budget, measured=None):
 
     run.measured = {} if measured is None else measured   # leaderboard values the checks compute
     run.device = worker.device   # the training checks' device (grade --device)
+    run.memory_mb = worker.limits["worker_memory_mb"]   # what a failed allocation is measured against
     try:
         fraction, message = judge(test, run)
     except GraderFault as fault:
@@ -155,7 +156,8 @@ def judge(test, run):
         if returned_text(error) is not None:   # the probe's check of a returned value, not a raise
             return 0.0, f"Your code {raised_or_returned(error)}.\n" + next_step(test)
         shapes = f"\n({error.inputs})" if getattr(error, "inputs", "") else ""
-        return 0.0, f"Your code raised an error:\n{student_text(str(error))}{shapes}\n" + next_step(test)
+        memory = allocation_note(error, getattr(run, "memory_mb", None))
+        return 0.0, f"Your code raised an error:\n{student_text(str(error))}{shapes}{memory}\n" + next_step(test)
     except CheckFailed as failed:
         return 0.0, f"{failed}\n" + next_step(test)
     except GoldenError as error:

@@ -1,5 +1,7 @@
 """The judge's own sentences around a check's message: what to do next, and why a test was not graded.
 One place, so that every test says the same thing the same way."""
+import re
+
 from autograder.selfcheck.expect import actionable_of
 
 NEXT_STEP = {
@@ -31,3 +33,13 @@ GLOBAL_NOTE = ("Note: {file} changed torch's global settings when it was importe
 NOT_REPEATABLE = ("Your code gave a different result when the same inputs were tried again: a graded function must "
                   "depend only on its inputs and on torch's random generator, which the grader seeds the same way "
                   "each time (no os.urandom, time or Python's random module).")
+
+
+def allocation_note(error, limit_mb):
+    """What a failed allocation pins on the code: one request beyond all that the worker may hold (its byte count is
+    the student's text, so only the comparison is said). '' for anything else."""
+    asked = re.search(r"tried to allocate (\d+) bytes", str(error))
+    if asked is None or limit_mb is None or int(asked[1]) <= limit_mb * 2 ** 20:
+        return ""
+    return (f"\nThat one allocation asked for more memory than the whole worker may hold ({limit_mb} MB), far more than "
+            "a correct solution needs: look for a tensor much larger than its inputs.")

@@ -47,7 +47,7 @@ def cases(run):
               "x": (g.random((8, 784)) < digits["test_x"][:8] / 255.0).astype(np.float32),
               "eps": g.normal(size=(8, z_dim)).astype(np.float32)}
     result = run("vae_bound", **inputs)
-    out["vae_bound"] = {"inputs": inputs, "expected": {k: result[k] for k in ("nelbo", "kl", "rec", "nelbo_grad")}}
+    out["vae_bound"] = {"inputs": inputs, "expected": {k: result[k] for k in ("nelbo", "kl", "rec", "nelbo_grad", "rec_grad")}}
 
     g = rng("golden", "gan_losses")
     inputs = {"real": (g.normal(size=12) * 4).astype(np.float32), "fake": (g.normal(size=(12, 1)) * 4).astype(np.float32)}

@@ -597,3 +597,50 @@ def test_one_dimensional_logits_of_different_lengths_are_graded():
     assert fraction < 1.0 and "discriminator_loss raised RuntimeError" in message, message
     assert keys == ["gan_terms_elementwise"], (keys, message)
     assert "fake ones of shape (" in message and ",)" in message.split("fake ones of shape (")[1][:8], message
+
+
+def test_an_encoder_gradient_wrong_only_in_the_kl_part_says_rec_s_gradient_is_right():
+    """Tenth outside reading, 179: 2.3's title '(rec through z)' was the only hint beside a KL whose v was detached."""
+    fraction, message, _, _ = graded("vae_kl_variance_detached", {"2.3"})["2.3"]
+    assert fraction < 1.0 and "rec's own gradient w.r.t. the encoder is right, so the part beyond it differs" in message
+    fraction, message, _, _ = graded("vae_sample_detached", {"2.3"})["2.3"]   # rec's own path is the one cut
+    assert fraction < 1.0 and "rec's own gradient w.r.t. the encoder is right" not in message, message
+
+
+def test_a_reshaped_sample_is_named_only_by_the_reshaping_that_gives_every_wrong_shape():
+    """Tenth outside reading, 163: a flatten to (batch, -1) was told as a squeeze, because (2, 1, 3) -> (2, 3) is both."""
+    told = {name: graded(name, {"1.1"})["1.1"] for name in ("output_flattened_per_example", "output_squeezed")}
+    assert told["output_flattened_per_example"][2] == ["sg_flattened"], told
+    assert ".squeeze()" not in told["output_flattened_per_example"][1]
+    assert told["output_squeezed"][2] == ["sg_squeezed"], told
+    # rsample(m.shape) (not in the corpus: on 1.2's inputs it asks for 4 GB, which the audit's in-process runs would get)
+    from autograder.selfcheck.public.utils import sample_gaussian_shapes
+    line = "return m + v.sqrt() * eps"
+    outcome = public_check_of_edit(sample_gaussian_shapes, "utils.py", line,
+                                   "return torch.distributions.Normal(m, v.sqrt()).rsample(m.shape)")
+    assert outcome.fraction == 0.0 and outcome.message.count("m's shape twice over, as rsample(m.shape) makes") == 1
+    assert "sg_sample_shape" in outcome.message.keys, outcome.message
+
+
+def test_an_allocation_beyond_the_worker_s_memory_is_pinned_on_the_code_without_its_byte_count():
+    from autograder.messages import allocation_note
+    error = "RuntimeError: DefaultCPUAllocator: can't allocate memory: you tried to allocate 4096000000 bytes."
+    note = allocation_note(error, 3000)
+    assert "more memory than the whole worker may hold (3000 MB)" in note and "4096" not in note, note
+    assert allocation_note(error.replace("4096000000", "1000000"), 3000) == ""   # could be the machine's: not said
+    assert allocation_note("RuntimeError: shapes differ", 3000) == ""
+
+    def run(probe, **inputs):   # the worker's answer to such a call, as grade.attempt_test's run passes it on
+        raise StudentError(error)
+    run.memory_mb = 3000
+    fraction, message = judge([t for t in load_config()["tests"] if t["number"] == "1.2"][0], run)
+    assert fraction == 0.0 and "more memory than the whole worker may hold (3000 MB)" in message, message
+
+
+def test_a_bound_that_decodes_the_mean_in_eval_mode_loses_one_claim_of_2_2_and_is_told_what_changed():
+    """Tenth outside reading, 167: z = m in eval mode earned 100 (no check called the bound in eval mode)."""
+    result = graded("vae_mean_in_eval_mode", {"2.1", "2.2"})
+    assert result["2.1"][0] == 1.0, result
+    fraction, message, keys, _ = result["2.2"]
+    assert 0.5 < fraction < 1.0 and keys == ["vae_eval_mode"], (keys, message)
+    assert "called 0 times in eval mode (1 in train mode), and rec there is that of decoding the mean m" in message

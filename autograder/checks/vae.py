@@ -23,15 +23,17 @@ def bound(run, state, x, eps, z_dim, gradients=True):
 
 
 def bound_repeated(run, state, x, eps, z_dim):
-    """bound() on the batch, on it again and on the batch passed twice, in one call on one model (test 2.2)."""
+    """bound() on the batch, on it again, on the batch passed twice and in eval mode, in one call on one model
+    (test 2.2)."""
     out = run("vae_bound_repeated", state=state, z_dim=z_dim, x=x, eps=eps)
     doubled_x, doubled_eps = np.concatenate([x, x]), np.concatenate([eps, eps])
     return (read_bound(out["once"], state, x, eps), read_bound(out["again"], state, x, eps),
-            read_bound(out["twice"], state, doubled_x, doubled_eps))
+            read_bound(out["twice"], state, doubled_x, doubled_eps), read_bound(out["in_eval"], state, x, eps, sampled=False))
 
 
-def read_bound(out, state, x, eps):
-    """bound()'s reading of one output of the probe."""
+def read_bound(out, state, x, eps, sampled=True):
+    """bound()'s reading of one output of the probe; `sampled`: a bound that never called ut.sample_gaussian fails
+    the test here (not for the eval-mode call, whose claim says so)."""
     arrays = {k: values(out[k], k) for k in ("nelbo", "kl", "rec")}
     shapes = {k: tuple(a.shape) for k, a in arrays.items() if a.size != 1}
     out["per_example"] = [k for k, shape in shapes.items() if k != "nelbo" and shape == (len(x),)]
@@ -39,7 +41,7 @@ def read_bound(out, state, x, eps):
         raise CheckFailed(f"{' and '.join(shapes)}: expected 0-dim tensors (one number each), got shape"
                           f"{'s' if len(shapes) > 1 else ''} {' and '.join(map(str, shapes.values()))}.")
     observed = [float(arrays[k].mean()) for k in ("nelbo", "kl", "rec")]
-    if out["sampler_calls"] == 0:
+    if out["sampler_calls"] == 0 and sampled:
         t = terms(state, x, eps)
         decoded_mean = identify(observed[2], t["rec"], [("vae_decode_mean", t["rec_mean"], "rec decodes the mean "
                                 "m, not a sample: draw z with ut.sample_gaussian(m, v) (one call) and decode z.")],
@@ -133,7 +135,7 @@ def batch_means_and_properties(run):
     hidden_out, hidden = bound(run, case["state"], case["x"], case["eps"], int(case["z_dim"]), gradients=False)
     t_hidden = terms(case["state"], case["x"], case["eps"])
     values_judged = matches(hidden, (t_hidden["kl"] + t_hidden["rec"], t_hidden["kl"], t_hidden["rec"]))
-    wrong_value = wrong_mean = wrong_sum = None
+    wrong_value = wrong_mean = wrong_sum = wrong_mode = None
     substance = False
     for batch, z_dim, seed, scale in PROPERTY_CASES:
         g = rng("vae", "property", seed)
@@ -141,7 +143,7 @@ def batch_means_and_properties(run):
         state.update({k: a * np.float32(scale) for k, a in state.items() if k.startswith("dec.net.4.")})
         x = (g.random((batch, 784)) < 0.3).astype(np.float32)
         eps = g.normal(size=(batch, z_dim)).astype(np.float32)
-        (_, observed), (_, again), (_, twice) = bound_repeated(run, state, x, eps, z_dim)
+        (out, observed), (_, again), (_, twice), (eval_out, in_eval) = bound_repeated(run, state, x, eps, z_dim)
         t = terms(state, x, eps)
         where = f"with a batch of {batch} and z_dim {z_dim}" + (f" (decoder logits up to |h| = {fmt(t['max_logit'])})"
                                                                if scale != 1 else "")
@@ -167,19 +169,37 @@ def batch_means_and_properties(run):
             wrong_mean = (diagnose(key, text + f": {' and '.join(doubled)} doubled, as a sum over the batch does (a "
                                    "batch mean stays the same).")
                           if key else text + ": a batch mean would stay the same, and a sum would double.")
+        if wrong_mode is None and not all(same(b, a) for a, b in zip(observed, in_eval) if math.isfinite(a)):
+            wrong_mode = eval_mode_message(observed, in_eval, eval_out["sampler_calls"], out["sampler_calls"], where,
+                                           t["rec_mean"])
         if wrong_sum is None and not same(observed[0], observed[1] + observed[2], 1e-5):
             wrong_sum = not_the_sum(observed, t["kl"] + t["rec"], f"{where}: ")
     claims = Claims()
     as_numbers, per_example = returned_numbers(hidden_out), per_example_message(hidden_out, len(case["x"]))
     not_0_dim = join(as_numbers, " " if as_numbers and per_example else "", per_example)
     claims.claim("0-dim tensors", 1, not not_0_dim, not_0_dim)
-    unearned = deferred("batch means and nelbo = kl + rec earn points once kl or rec is right (see test 2.1).")
+    unearned = deferred("batch means, nelbo = kl + rec and the same bound in eval mode earn points once kl or rec is "
+                        "right (see test 2.1).")
     claims.form("batch means", 2, wrong_mean is None, wrong_mean, substance, unearned)
     claims.form("nelbo = kl + rec", 1, wrong_sum is None, wrong_sum, substance, unearned)
+    claims.form("same in eval mode", 1, wrong_mode is None, wrong_mode, substance, unearned)
     if values_judged:
         claims.claim("values", 2, wrong_value is None, wrong_value and (
             wrong_value + " (They are right on test 2.1's hidden batch.)"))
     return claims.outcome()
+
+
+def eval_mode_message(observed, in_eval, calls_eval, calls_train, where, rec_mean):
+    """A bound that changes with the model's mode (the VAE's networks do not): what changed, and whether the
+    sampler was still called (and rec then decodes the mean: float32-exact, 1e-6, as read_bound's)."""
+    changed = "; ".join(f"{n} {fmt(a)} in train mode, {fmt(b)} in eval mode" for n, a, b in
+                        zip(("nelbo", "kl", "rec"), observed, in_eval) if math.isfinite(a) and not same(b, a))
+    skipped = (f", and ut.sample_gaussian was called {calls_eval} times in eval mode ({calls_train} in train mode)"
+               if calls_eval != calls_train else "") + (
+        ", and rec there is that of decoding the mean m" if calls_eval == 0 and near(in_eval[2], rec_mean, 1e-6) else "")
+    return diagnose("vae_eval_mode", f"with the model in eval mode (model.eval(), {where}, the same sampler noise) "
+                    f"the bound changed: {changed}{skipped}. The VAE's networks behave the same in either mode, so the "
+                    "bound should too: rec uses one sample z ~ q(z|x) from ut.sample_gaussian whatever the mode.")
 
 
 def unstable_rec(rec, right):
@@ -246,17 +266,23 @@ def gradients(run):
                      "its value is right (test 2.1 shows what is wrong with it).") if value_wrong else f"the gradient of nelbo w.r.t. the "
                      f"{where} " + ("is missing." if missing else "is off by up to " + fmt(max(relative_error(
                          grads[n], expected["nelbo_grad"][n]) for n in names)) + " (relative to its largest entry)"
-                         + kl_without_gradient(grads, expected["nelbo_grad"], out["rec_grad"], names, values_right)
+                         + kl_part(grads, expected, out["rec_grad"], names, values_right, where)
                          + "."))
     return claims.outcome()
 
 
-def kl_without_gradient(grads, expected, rec_grad, names, values_right):
-    """': <cause>' when nelbo's gradient is exactly rec's own (the KL adds none) and the right one is not."""
+def kl_part(grads, expected, rec_grad, names, values_right, where):
+    """What rec's own gradient shows of a wrong nelbo gradient: ': <cause>' when nelbo's is exactly rec's (the KL
+    adds none); '; rec's own ... is right' when only the KL's part differs; '' otherwise."""
     if not values_right or not rec_grad or any(rec_grad.get(n) is None for n in names):
         return ""
     match = lambda a, b: all(np.allclose(a[n], b[n], rtol=1e-3, atol=1e-5) for n in names)
-    why = identify(grads, expected, [("vae_kl_no_gradient", rec_grad, "it equals the gradient of rec alone, so the KL "
-                                      "sends none: kl must stay attached to the encoder's m and v (no .detach(), "
-                                      ".item() or numpy)")], match)
-    return ": " + why if why else ""   # Text + keeps the key
+    why = identify(grads, expected["nelbo_grad"], [("vae_kl_no_gradient", rec_grad, "it equals the gradient of rec "
+                   "alone, so the KL sends none: kl must stay attached to the encoder's m and v (no .detach(), "
+                   ".item() or numpy)")], match)
+    if why:
+        return ": " + why   # Text + keeps the key
+    if where == "encoder" and match(rec_grad, expected["rec_grad"]):
+        return (f"; rec's own gradient w.r.t. the {where} is right, so the part beyond it differs: the KL's, "
+                "through the encoder's m and v")
+    return ""

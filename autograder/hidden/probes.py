@@ -20,16 +20,19 @@ def vae_bound(hw, state, z_dim, x, eps, gradients=True):
 
 @probe
 def vae_bound_repeated(hw, state, z_dim, x, eps):
-    """vae_bound without gradients on one model three times (test 2.2): on the batch, on it again, and on
-    the batch passed twice (x and eps each concatenated with themselves). One model and one transfer of
+    """vae_bound without gradients on one model four times (test 2.2): on the batch, on it again, on the
+    batch passed twice (x and eps each concatenated with themselves), and on the batch in eval mode. One model and one transfer of
     its weights for the three, not three (0.1 s a grading)."""
     hw.require("models/vae.py")
     model = vae_model(hw, z_dim, state)
     sample = lambda m, v, noise: m + v.sqrt() * noise
     doubled_x, doubled_eps = np.concatenate([x, x]), np.concatenate([eps, eps])
-    return {"once": bound(hw, state, z_dim, x, eps, False, sample, model),
-            "again": bound(hw, state, z_dim, x, eps, False, sample, model),
-            "twice": bound(hw, state, z_dim, doubled_x, doubled_eps, False, sample, model)}
+    out = {"once": bound(hw, state, z_dim, x, eps, False, sample, model),
+           "again": bound(hw, state, z_dim, x, eps, False, sample, model),
+           "twice": bound(hw, state, z_dim, doubled_x, doubled_eps, False, sample, model)}
+    model.eval()   # the VAE's networks have no mode-dependent layers: a correct bound is the same in eval mode
+    out["in_eval"] = bound(hw, state, z_dim, x, eps, False, sample, model)
+    return out
 
 
 @probe

@@ -7,6 +7,15 @@ from ..expect import Claims, diagnose, fmt
 from .common import ask
 
 
+# what an output reshaped by mistake looks like: (key, m's shape -> z's, what to say)
+RESHAPES = [("sg_squeezed", lambda s: tuple(n for n in s if n != 1), "m's shape without its dimensions of size 1, as "
+             ".squeeze() makes"),
+            ("sg_flattened", lambda s: (s[0], int(np.prod(s[1:]))), "m's shape with every dimension after the first "
+             "flattened into one, as .view(len(m), -1) or .flatten(1) makes"),
+            ("sg_sample_shape", lambda s: s + s, "m's shape twice over, as rsample(m.shape) makes: a Normal(m, std) "
+             "already has m's shape, and a sample_shape argument adds dimensions in front of it")]
+
+
 def sample_gaussian_shapes(run):
     """Shape and dtype of m kept (float32 and float64); m and v not modified. These earn points only
     when z is a sample around m at all: finite, not m itself, not one constant,
@@ -42,12 +51,21 @@ def sample_gaussian_shapes(run):
     substance = unearned is None
     unearned = (unearned or "") + " Shape, dtype and inputs left untouched earn points once z looks like a sample of N(m, v)."
     claims = Claims()
+    # a reshaping is named only when it alone gives every wrong shape (a squeeze and a flatten both make (2, 3)
+    # of (2, 1, 3); only a flatten makes (2, 12) of (2, 3, 4))
+    wrong = list(dict.fromkeys((shape, tuple(out["shape"])) for _, shape, *_, out in runs if tuple(out["shape"]) != shape))
+    fitting = [(key, words) for key, reshape, words in RESHAPES if all(got == reshape(shape) for shape, got in wrong)]
+    pairs = ", ".join(f"{got} for {shape}" for shape, got in wrong[:3]) + (", ..." if len(wrong) > 3 else "")
     for dtype, shape, m, v, out in runs:
         got = tuple(out["shape"])
         told = f"z should have the shape of m {shape}, got {got}."
-        squeezed = 1 in shape and got == tuple(n for n in shape if n != 1)   # exactly m's shape without its size-1 dims
-        claims.form("shape", 1, got == shape, diagnose("sg_squeezed", told[:-1] + ": m's shape without its dimensions "
-                    "of size 1, as .squeeze() makes.") if squeezed else told, substance, unearned)
+        if len(fitting) == 1 and got != shape:   # one sentence for every shape the reshaping shows in
+            told = diagnose(fitting[0][0], f"z should have the shape of m, got {pairs}: {fitting[0][1]}.")
+        if substance or got == shape:
+            claims.form("shape", 1, got == shape, told, substance, unearned)
+        else:   # a wrong shape, and its reshaping, are seen without the values: said beside what the values lack
+            claims.claim("shape", 1, False, told)
+            claims.fail(0, unearned)
         claims.form("dtype", 1, out["dtype"] == dtype, diagnose("dtype_not_kept", f"z should keep m's dtype {dtype}, got "
                     f"{out['dtype']}."), substance, unearned)
         claims.form("inputs untouched", 1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v), diagnose(

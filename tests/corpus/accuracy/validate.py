@@ -163,7 +163,9 @@ def check_sample_gaussian(mod, ref, c: Checker):
             torch.manual_seed(8)
             d = f(m0.clone()[:4], v0.clone()[:4])
             small = f(torch.zeros(1000, 1, dtype=dtype), torch.full((1000, 1), 1e-4, dtype=dtype))
+            three = f(torch.zeros(2, 3, 4, dtype=dtype), torch.ones(2, 3, 4, dtype=dtype))
         c.need(small.shape == (1000, 1), f"{tag} shape {tuple(small.shape)} for m of shape (1000, 1)")
+        c.need(three.shape == (2, 3, 4), f"{tag} shape {tuple(three.shape)} for m of shape (2, 3, 4)")
         small_sd = small.double().std().item()
         c.need(abs(small_sd / 1e-2 - 1) < 0.15, f"{tag} standard deviation {small_sd:.3g} at v = 1e-4")
         c.need(torch.equal(a, b), f"{tag} not repeatable under torch.manual_seed")
@@ -201,6 +203,14 @@ def check_vae(mod, ref, c: Checker):
         s12 = model.negative_elbo_bound(x12)
     for name, a, b in zip(("nelbo", "kl", "rec"), s12, r12):
         c.need(isinstance(a, torch.Tensor) and a.numel() == 1 and close(a.reshape(()), b), f"batch of 12: {name}")
+    # in eval mode (the VAE's networks have no mode-dependent layers: the bound is the same)
+    model.eval()
+    with torch.no_grad():
+        torch.manual_seed(13)
+        e12 = model.negative_elbo_bound(x12)
+    model.train()
+    for name, a, b in zip(("nelbo", "kl", "rec"), e12, r12):
+        c.need(isinstance(a, torch.Tensor) and a.numel() == 1 and close(a.reshape(()), b), f"eval mode: {name}")
     if c.need(s[0].requires_grad, "nelbo has no gradient"):
         r[0].backward()
         s[0].backward()
