@@ -644,3 +644,12 @@ def test_a_bound_that_decodes_the_mean_in_eval_mode_loses_one_claim_of_2_2_and_i
     fraction, message, keys, _ = result["2.2"]
     assert 0.5 < fraction < 1.0 and keys == ["vae_eval_mode"], (keys, message)
     assert "called 0 times in eval mode (1 in train mode), and rec there is that of decoding the mean m" in message
+
+
+def test_a_backward_that_raises_costs_the_gradient_test_only():
+    """Tenth outside reading, 181: an in-place floor on sqrt's output broke only backward, yet 1.2 and 1.3 (the
+    draws) were lost with 1.4, because the probe took draws and gradient in one call."""
+    result = graded("std_floored_in_place", {"1.2", "1.3", "1.4"})
+    assert result["1.2"][0] == 1.0 and result["1.3"][0] == 1.0, result
+    fraction, message, keys, _ = result["1.4"]
+    assert fraction == 0.0 and keys == ["sg_inplace_saved"] and "backpropagating through z" in message, (keys, message)

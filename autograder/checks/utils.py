@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, values
+from autograder.selfcheck.public.common import raised_or_returned
 from .sampler_draws import (CENTRED, N, N_COLS, N_ROWS, UNIFORM, Z, diagnose_mean, diagnose_variance, distinct_draws,
                             draws, looks_uniform, mean_is_m, pooled_variance, sharing, standardized, thin_tails,
                             variance_is_v)
@@ -144,11 +145,20 @@ def gaussian_and_independent(run):
     return claims.outcome()
 
 
+IN_PLACE = ("torch says an in-place operation (x[...] = ..., +=, .clamp_()) changed a tensor that backward needs: "
+            "make a new tensor instead (torch.clamp(x, min=...), torch.where(...)).")
+
+
 def reparameterization_gradient(run):
     """dz/dm = 1 and dz/dv = eps / (2 sqrt(v)) = (z - m) / (2 v); deterministic, no false failures.
     A wrong dz/dv is explained only when it equals what the scale s(v) of one mistake gives for the
     same draws (dz/dv = s'(v) / s(v) * (z - m))."""
     m, v, z, out = draws(run)
+    if out.get("grad_error"):
+        told = (f"backpropagating through z (the gradient of z.sum() w.r.t. m and v) "
+                f"{raised_or_returned(out['grad_error'])}; z's values are judged by tests 1.1-1.3.")
+        raise CheckFailed(told + " " + diagnose("sg_inplace_saved", IN_PLACE) if "modified by an inplace operation"
+                          in out["grad_error"] else told)
     nothing = lambda g: g is None or not np.any(g)
     if nothing(out["grad_m"]) and nothing(out["grad_v"]):
         raise CheckFailed(diagnose("sg_no_gradient", "z carries no gradient to m or v: it is not a reparameterized "

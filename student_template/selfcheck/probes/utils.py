@@ -2,6 +2,7 @@
 """The probe of utils.py: sample_gaussian's draws, its re-seeded draw and its gradients."""
 import torch
 
+from ..homework import describe
 from .common import array, grad_array, probe
 
 
@@ -23,8 +24,12 @@ def sample_gaussian(hw, m, v, seed=0, gradient=True):
         z4 = array(f(*fresh()), "z")
     out = {"z": z, "z_next": z2, "z_reseeded": z3, "z_no_grad": z4,
            "dtype": str(z1.dtype).replace("torch.", ""), "shape": list(z1.shape),
-           "m_after": array(mt, "m"), "v_after": array(vt, "v"), "grad_m": None, "grad_v": None}
+           "m_after": array(mt, "m"), "v_after": array(vt, "v"), "grad_m": None, "grad_v": None, "grad_error": None}
     if gradient and z1.requires_grad:
-        gm, gv = torch.autograd.grad(z1.sum(), (mt, vt), allow_unused=True)
+        try:   # a backward that raises (an in-place op on a saved tensor) is the gradient's defect, not the draws'
+            gm, gv = torch.autograd.grad(z1.sum(), (mt, vt), allow_unused=True)
+        except Exception as error:
+            out["grad_error"] = describe(error, hw.root)   # the judge shows it only through redaction
+            return out
         out["grad_m"], out["grad_v"] = grad_array(gm), grad_array(gv)
     return out
