@@ -599,10 +599,12 @@ def test_one_dimensional_logits_of_different_lengths_are_graded():
     assert "fake ones of shape (" in message and ",)" in message.split("fake ones of shape (")[1][:8], message
 
 
-def test_an_encoder_gradient_wrong_only_in_the_kl_part_says_rec_s_gradient_is_right():
+def test_an_encoder_gradient_wrong_only_in_the_kl_part_is_named_by_the_path_cut():
     """Tenth outside reading, 179: 2.3's title '(rec through z)' was the only hint beside a KL whose v was detached."""
-    fraction, message, _, _ = graded("vae_kl_variance_detached", {"2.3"})["2.3"]
-    assert fraction < 1.0 and "rec's own gradient w.r.t. the encoder is right, so the part beyond it differs" in message
+    for name, cut in (("vae_kl_variance_detached", "v"), ("vae_kl_mean_detached", "m")):
+        fraction, message, keys, _ = graded(name, {"2.3"})["2.3"]
+        assert fraction < 1.0 and keys == [f"vae_kl_{cut}_detached"], (keys, message)
+        assert f"so the KL sends no gradient through {cut}" in message, message
     fraction, message, _, _ = graded("vae_sample_detached", {"2.3"})["2.3"]   # rec's own path is the one cut
     assert fraction < 1.0 and "rec's own gradient w.r.t. the encoder is right" not in message, message
 

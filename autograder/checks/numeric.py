@@ -57,6 +57,23 @@ def vae_encode(state, x):
 
 
 @quiet
+def vae_encoder_grads(state, x, dm, dv):
+    """d/dtheta of sum(dm * m + dv * v) for the encoder's parameters (backpropagation through vae_encode): the
+    gradient a loss with dL/dm = dm and dL/dv = dv sends into the encoder."""
+    a0 = linear(state, "enc.net.0", x)
+    h0 = elu(a0)
+    a1 = linear(state, "enc.net.2", h0)
+    h1 = elu(a1)
+    a2 = linear(state, "enc.net.4", h1)
+    half = a2.shape[1] // 2
+    g2 = np.concatenate([dm, dv * sigmoid(a2[:, half:])], 1)            # softplus' = sigmoid
+    g1 = (g2 @ state["enc.net.4.weight"].astype(np.float64)) * np.where(a1 > 0, 1.0, np.exp(np.minimum(a1, 0)))
+    g0 = (g1 @ state["enc.net.2.weight"].astype(np.float64)) * np.where(a0 > 0, 1.0, np.exp(np.minimum(a0, 0)))
+    return {"enc.net.4.weight": g2.T @ h1, "enc.net.4.bias": g2.sum(0), "enc.net.2.weight": g1.T @ h0,
+            "enc.net.2.bias": g1.sum(0), "enc.net.0.weight": g0.T @ x, "enc.net.0.bias": g0.sum(0)}
+
+
+@quiet
 def vae_decode(state, z):
     h = elu(linear(state, "dec.net.0", z))
     h = elu(linear(state, "dec.net.2", h))

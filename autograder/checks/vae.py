@@ -12,7 +12,7 @@ import numpy as np
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, join, near, values
 from autograder.selfcheck.public.vae import REC_CUT, returned_numbers
 from .inputs import golden, rng, vae_state
-from .vae_mistakes import REL, diagnose_bound, matches, terms
+from .vae_mistakes import REL, diagnose_bound, kl_part, matches, terms
 
 
 def bound(run, state, x, eps, z_dim, gradients=True):
@@ -268,23 +268,6 @@ def gradients(run):
                      "its value is right (test 2.1 shows what is wrong with it).") if value_wrong else f"the gradient of nelbo w.r.t. the "
                      f"{where} " + ("is missing." if missing else "is off by up to " + fmt(max(relative_error(
                          grads[n], expected["nelbo_grad"][n]) for n in names)) + " (relative to its largest entry)"
-                         + kl_part(grads, expected, out["rec_grad"], names, values_right, where)
+                         + kl_part(grads, expected, out["rec_grad"], names, values_right, where, inputs)
                          + "."))
     return claims.outcome()
-
-
-def kl_part(grads, expected, rec_grad, names, values_right, where):
-    """What rec's own gradient shows of a wrong nelbo gradient: ': <cause>' when nelbo's is exactly rec's (the KL
-    adds none); '; rec's own ... is right' when only the KL's part differs; '' otherwise."""
-    if not values_right or not rec_grad or any(rec_grad.get(n) is None for n in names):
-        return ""
-    match = lambda a, b: all(np.allclose(a[n], b[n], rtol=1e-3, atol=1e-5) for n in names)
-    why = identify(grads, expected["nelbo_grad"], [("vae_kl_no_gradient", rec_grad, "it equals the gradient of rec "
-                   "alone, so the KL sends none: kl must stay attached to the encoder's m and v (no .detach(), "
-                   ".item() or numpy)")], match)
-    if why:
-        return ": " + why   # Text + keeps the key
-    if where == "encoder" and match(rec_grad, expected["rec_grad"]):
-        return (f"; rec's own gradient w.r.t. the {where} is right, so the part beyond it differs: the KL's, "
-                "through the encoder's m and v")
-    return ""

@@ -76,3 +76,30 @@ def matches(a, b):
 def diagnose_bound(observed, t):
     """The one mistake whose predicted triple the observed triple equals, or None."""
     return identify(observed, (t["kl"] + t["rec"], t["kl"], t["rec"]), hypotheses(t), matches)
+
+
+def kl_part(grads, expected, rec_grad, names, values_right, where, inputs):
+    """What rec's own gradient shows of a wrong nelbo gradient (2.3): ': <cause>' when nelbo's is exactly rec's
+    plus none, or only a part, of the KL's (through m or v alone: numpy backpropagation); '; rec's own ... is
+    right' when only the KL's part differs otherwise; '' when rec's own is not known right."""
+    if not values_right or not rec_grad or any(rec_grad.get(n) is None for n in names):
+        return ""
+    match = lambda a, b: all(np.allclose(a[n], b[n], rtol=1e-3, atol=1e-5) for n in names)
+    h = [("vae_kl_no_gradient", rec_grad, "it equals the gradient of rec alone, so the KL sends none: kl must stay "
+          "attached to the encoder's m and v (no .detach(), .item() or numpy)")]
+    if where == "encoder":
+        state, x = inputs["state"], inputs["x"].astype(np.float64)
+        m, v = numeric.vae_encode(state, x)
+        plus_kl = lambda dm, dv: {k: expected["rec_grad"][k] + g for k, g in
+                                  numeric.vae_encoder_grads(state, x, dm / len(x), dv / len(x)).items()}
+        h += [(f"vae_kl_{cut}_detached", plus_kl(*parts), f"it equals rec's gradient plus the KL's through {kept} "
+               f"alone, so the KL sends no gradient through {cut} (as with {cut}.detach() among kl_normal's arguments): "
+               "kl must stay attached to both m and v") for cut, kept, parts in
+              (("v", "m", (m, 0 * v)), ("m", "v", (0 * m, 0.5 * (1 - 1 / v))))]
+    why = identify(grads, expected["nelbo_grad"], h, match)
+    if why:
+        return ": " + why   # Text + keeps the key
+    if where == "encoder" and match(rec_grad, expected["rec_grad"]):
+        return (f"; rec's own gradient w.r.t. the {where} is right, so the part beyond it differs: the KL's, "
+                "through the encoder's m and v")
+    return ""

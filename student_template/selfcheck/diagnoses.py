@@ -56,6 +56,8 @@ DIAGNOSES = {
     "vae_sampler_calls": "ut.sample_gaussian called more than once or never",
     "vae_rec_no_encoder_gradient": "no gradient of rec reaches the encoder (z detached)",
     "vae_eval_mode": "a bound that changes with model.eval() (z = m in eval mode, say)",
+    "vae_kl_v_detached": "the KL's gradient through v cut (v.detach() in kl_normal)",
+    "vae_kl_m_detached": "the KL's gradient through m cut (m.detach() in kl_normal)",
     "vae_kl_no_gradient": "the KL sends no gradient into nelbo (kl detached from the encoder's m and v)",
     "vae_not_differentiable": "nelbo carries no gradient",
     "vae_terms_not_tensors": "kl or rec returned as a Python number (.item() or float()), not a 0-dim tensor",
