@@ -655,3 +655,11 @@ def test_a_backward_that_raises_costs_the_gradient_test_only():
     assert result["1.2"][0] == 1.0 and result["1.3"][0] == 1.0, result
     fraction, message, keys, _ = result["1.4"]
     assert fraction == 0.0 and keys == ["sg_inplace_saved"] and "backpropagating through z" in message, (keys, message)
+
+
+def test_a_tuple_returned_by_sample_gaussian_costs_one_claim_of_1_1_and_its_z_is_judged():
+    """Ninth outside reading, 160: (z, eps) returned cost all 17 points of utils.py (every probe refused it)."""
+    result = graded("returns_z_and_eps", {"1.1", "1.2", "1.3", "1.4"})
+    assert all(result[n][0] == 1.0 for n in ("1.2", "1.3", "1.4")), result
+    fraction, message, keys, _ = result["1.1"]
+    assert 0.8 < fraction < 1.0 and keys == ["sg_returns_tuple"], (keys, message)

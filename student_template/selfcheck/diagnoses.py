@@ -28,6 +28,7 @@ DIAGNOSES = {
     "sg_flattened": "z flattened to (batch, -1)",
     "sg_sample_shape": "rsample(m.shape): a sample_shape in front of m's shape",
     "sg_inplace_saved": "an in-place op on a tensor backward needs (backward raises)",
+    "sg_returns_tuple": "a tuple (z, eps, ...) returned where z alone belongs",
     "sg_squeezed": "z squeezed: m's shape without its size-1 dimensions",
     "sg_inverse_sqrt": "the noise divided by sqrt(v) (z = m + eps / sqrt(v))",
     "sg_eps_clamped": "eps clamped to a bounded interval: a point mass at +-c, no tails beyond",

@@ -71,5 +71,9 @@ def sample_gaussian_shapes(run):
         claims.form("inputs untouched", 1, np.array_equal(out["m_after"], m) and np.array_equal(out["v_after"], v), diagnose(
             "sg_inputs_modified", "sample_gaussian modified its inputs m or v in place (m.add_, v.sqrt_, +=, "
             "...): compute a new tensor instead."), substance, unearned)
+    returned = runs[0][-1]["returned"]
+    claims.form("returns z alone", 3, returned is None, diagnose("sg_returns_tuple", f"sample_gaussian returned "
+                f"{returned} where the API returns z alone, a tensor: tests 1.1-1.4 judge its first element as z."),
+                substance, unearned)
     devices.claim(run, claims, "utils.py", weight=3, substance=substance, unearned=unearned)   # z on m's device
     return claims.outcome()
