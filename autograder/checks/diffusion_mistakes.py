@@ -42,6 +42,9 @@ def posterior_hypotheses(xt, x0, t, b):
           "(1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
          ("post_ab_t_in_xt", (c0 * x0 + np.sqrt(ab_t) * (1 - ab_prev) / (1 - ab_t) * xt, var),
           "the x_t coefficient has sqrt(alpha_bar_t): it is sqrt(1 - beta_t), the one-step factor"),
+         ("post_sqrt_of_beta", (np.sqrt(ab_prev * beta) / (1 - ab_t) * x0 + ct * xt, var), "the x0 coefficient has "
+          "sqrt(alpha_bar_(t-1) beta_t), the square root taken over beta_t too: it is sqrt(alpha_bar_(t-1)) beta_t / "
+          "(1 - alpha_bar_t)"),
          ("post_var_no_beta", (c0 * x0 + ct * xt, (1 - ab_prev) / (1 - ab_t)),
           "the variance lacks its factor beta_t: var = beta_t (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
          ("post_var_sqrt", (c0 * x0 + ct * xt, np.sqrt(var)), "the variance is returned as a standard deviation (its "

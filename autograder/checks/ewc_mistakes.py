@@ -75,6 +75,12 @@ def penalty_hypotheses(state, fisher, star, lam):
     diff = {k: state[k].astype(np.float64) - star[k] for k in names}
     f = {k: fisher[k].astype(np.float64) for k in names}
     total = lambda term: lam / 2 * sum(term(k) for k in names)
+
+    def running(step):   # a total updated tensor by tensor, in named_parameters() order
+        acc = 0.0
+        for k in names:
+            acc = step(acc, k)
+        return acc
     return [
         ("penalty_no_half", 2 * total(lambda k: (f[k] * diff[k] ** 2).sum()), "the factor 1/2 is missing"),
         ("penalty_no_lam", total(lambda k: (f[k] * diff[k] ** 2).sum()) / lam, "lam is missing: the penalty is "
@@ -92,6 +98,9 @@ def penalty_hypotheses(state, fisher, star, lam):
          "tensor is counted: sum over all names"),
         ("penalty_sign", -total(lambda k: (f[k] * diff[k] ** 2).sum()), "it is the negative of the right value: the "
          "penalty is a non-negative cost added to the loss"),
+        ("penalty_lam_in_loop", running(lambda acc, k: lam / 2 * (acc + (f[k] * diff[k] ** 2).sum())), "it equals "
+         "lam / 2 applied to the running total at every parameter tensor (total = lam / 2 * (total + term)), which "
+         "scales the earlier tensors' terms again and again: sum the terms, then multiply by lam / 2 once"),
     ]
 
 

@@ -43,6 +43,9 @@ def hypotheses(name, real, fake, correct):
                "roles: D should push real logits up and fake ones down"),
               ("gan_one_minus_h", -ls(r).mean() - ls(1 - f).mean(), "log(1 - D(x)) was written as logsigmoid(1 - h); "
                "1 - sigmoid(h) = sigmoid(-h)"),
+              ("gan_d_count_copied", -ls(r).mean() - ls(-f).sum() / r.size, f"its fake term is divided by the "
+               f"number of REAL logits ({r.size}), not of fake ones ({f.size}): average each term over its own "
+               "logits"),   # the right loss where the two counts are equal: identify leaves it out there
               ("gan_d_real_only", -ls(r).mean(), "it equals the real term alone: the fake term -mean log(1 - D(G(z))) "
                "is missing"),
               ("gan_d_fake_as_real", -ls(r).mean() - ls(f).mean(), "its fake term is -mean log D(G(z)), which "

@@ -55,6 +55,9 @@ def hypotheses(t):
          "log p(z) at the sample z: the API asks for the analytic KL, ut.kl_normal(m, v, prior_m, prior_v)"),
         ("vae_rec_pixel_mean", term(kl, rec / 784), "rec is averaged over the 784 pixels: sum the log-likelihood "
          "over pixels, then average over the batch"),
+        ("vae_rec_image_rows", term(kl, rec / 28), "rec is 1/28 of the right value, as when x and the logits are "
+         "reshaped to (batch, 28, 28): ut.log_bernoulli_with_logits then sums over one row of 28 pixels and .mean() "
+         "averages over the rows; it takes (batch, 784) and sums over all 784 pixels"),
     ]
     if n > 1:   # a batch of one cannot tell a sum from a mean
         h += [("vae_batch_sum", (n * (kl + rec), n * kl, n * rec), f"kl and rec are sums over the batch of {n}: "
