@@ -29,7 +29,7 @@ from autograder.messages import BUDGET_SPENT, GLOBAL_NOTE, GRADER_FAILED, NEXT_S
 from autograder.sandbox.ground import Ground
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, StudentError, recording
-from autograder.selfcheck.public.common import not_written, raised_or_returned, returned_text
+from autograder.selfcheck.public.common import backward_failed, not_written, raised_or_returned, returned_text
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE.parent
@@ -153,7 +153,7 @@ def judge(test, run):
     except StudentError as error:
         if not_written(error):   # the handout's stub, untouched
             return 0.0, f"Not written yet: {student_text(str(error))}\n" + NEXT_STEP["unwritten"]
-        if returned_text(error) is not None:   # the probe's check of a returned value, not a raise
+        if returned_text(error) is not None or backward_failed(error):   # a returned value refused, not a raise
             return 0.0, f"Your code {raised_or_returned(error)}.\n" + next_step(test)
         shapes = f"\n({error.inputs})" if getattr(error, "inputs", "") else ""
         memory = allocation_note(error, getattr(run, "memory_mb", None))

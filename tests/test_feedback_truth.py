@@ -654,7 +654,7 @@ def test_a_backward_that_raises_costs_the_gradient_test_only():
     result = graded("std_floored_in_place", {"1.2", "1.3", "1.4"})
     assert result["1.2"][0] == 1.0 and result["1.3"][0] == 1.0, result
     fraction, message, keys, _ = result["1.4"]
-    assert fraction == 0.0 and keys == ["sg_inplace_saved"] and "backpropagating through z" in message, (keys, message)
+    assert fraction == 0.0 and keys == ["backward_inplace"] and "backpropagating through z" in message, (keys, message)
 
 
 def test_a_tuple_returned_by_sample_gaussian_costs_one_claim_of_1_1_and_its_z_is_judged():
@@ -663,3 +663,42 @@ def test_a_tuple_returned_by_sample_gaussian_costs_one_claim_of_1_1_and_its_z_is
     assert all(result[n][0] == 1.0 for n in ("1.2", "1.3", "1.4")), result
     fraction, message, keys, _ = result["1.1"]
     assert 0.8 < fraction < 1.0 and keys == ["sg_returns_tuple"], (keys, message)
+
+
+def test_a_sampler_that_looks_at_requires_grad_is_judged_on_inputs_alike_in_every_call():
+    """Eleventh outside reading, 186: the probe's later calls had plain inputs, so a sampler that returns m for inputs
+    that require no grad was told 'not repeatable' and 'returns m under torch.no_grad()', neither true of it."""
+    result = graded("no_noise_unless_inputs_require_grad", {"1.1", "1.2", "1.3"})
+    assert result["1.2"][0] == 1.0 and result["1.3"][0] == 1.0, result
+    fraction, message, keys, _ = result["1.1"]
+    assert fraction == 0.0 and keys == ["sg_no_noise"] and "tensors that do not require grad" in message, message
+
+
+def test_a_kl_off_by_batch_over_z_dim_equal_to_two_is_not_named_a_missing_half():
+    """Eleventh outside reading, 187: a transposed KL (batch 8 / z_dim 4 = 2 times the KL) was told 'the Gaussian KL
+    has a factor 1/2'. Both mistakes predict it there: nothing is named."""
+    fraction, message, keys, _ = graded("vae_kl_transposed", {"2.1"})["2.1"]
+    assert fraction < 1.0 and not keys and "factor 1/2" not in message, (keys, message)
+
+
+def test_a_backward_that_fails_in_the_judge_s_gradient_call_is_not_told_as_the_method_raising():
+    """Eleventh outside reading, 202: 'Your code raised an error' of a method that returned right values; the
+    grader's torch.autograd.grad raised (an in-place clamp on detached fakes)."""
+    result = graded("gan_clamps_detached_fakes_in_place", {"3.3"})
+    fraction, message, keys, claims = result["3.3"]
+    assert 0.5 < fraction < 1.0 and keys == ["backward_inplace"], (keys, message)
+    assert "raised an error" not in message and "returned g_loss, but backpropagating through it" in message
+    assert message.count("backpropagating") == 1, message
+
+
+def test_dz_dm_shows_its_range_and_a_clamped_z_is_named():
+    """Eleventh outside reading, 183: 'observed a median of 1' of a dz/dm that is 0 where z was clamped."""
+    fraction, message, keys, _ = graded("sample_clamped_in_place", {"1.4"})["1.4"]
+    assert fraction < 1.0 and keys == ["sg_z_clamped"] and "observed 0 to 1 (median 1)" in message, (keys, message)
+    assert "times your z's" in message, message
+
+
+def test_a_generator_loss_wrong_only_on_one_dimensional_logits_is_a_helper_to_fix_first():
+    """Eleventh outside reading, 193: the helper check saw only 3.1's hidden (12, 1) logits, where .sum(-1) is right."""
+    fraction, message, _, _ = graded("nonsat_sum_last_dim_then_mean", {"3.3"})["3.3"]
+    assert fraction < 1.0 and "fix generator_loss_nonsaturating first" in message, message

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, input_shapes, join, keys_of, near, values
-from autograder.selfcheck.public.common import not_written
+from autograder.selfcheck.public.common import backward_failed, not_written
 from autograder.selfcheck.public.gan import UNSTABLE
 from autograder.checks import numeric
 from .gan_mistakes import hypotheses, raised_on_shapes
@@ -123,17 +123,21 @@ def loss_values(run):
 
 
 def helpers_wrong(run):
-    """The helpers GAN.loss_nonsaturating calls that are wrong on test 3.1's hidden logits (they are graded in
-    the same file: a method that calls a wrong helper is not wrong itself)."""
+    """The helpers GAN.loss_nonsaturating calls that are wrong on test 3.1's hidden logits or on logits of the
+    shape self.d returns, (N,) (they are graded in the same file: a method that calls a wrong helper is not wrong
+    itself)."""
     case = golden("gan_losses")["inputs"]
-    out = run("gan_losses", real=case["real"], fake=case["fake"])
-    expected = expected_losses(case["real"], case["fake"])
+    g = rng("gan", "helpers")
     wrong = []
-    for name in ("discriminator_loss", "generator_loss_nonsaturating"):
-        got = None if out[name] is None else values(out[name], name)
-        if got is None or got.size != 1 or not near(float(got.reshape(())), expected[name][0], 1e-4):
-            wrong.append(name)
-    return wrong
+    for real, fake in ((case["real"], case["fake"]), tuple(g.normal(size=(2, 16)).astype(np.float32))):
+        out = run("gan_losses", real=real, fake=fake)
+        expected = expected_losses(real, fake)
+        for name in ("discriminator_loss", "generator_loss_nonsaturating"):
+            got = None if out[name] is None else values(out[name], name)
+            if name not in wrong and (got is None or got.size != 1 or not near(float(got.reshape(())),
+                                                                              expected[name][0], 1e-4)):
+                wrong.append(name)
+    return [name for name in LOSSES if name in wrong]
 
 
 def loss_nonsaturating(run):
@@ -187,11 +191,15 @@ def loss_nonsaturating(run):
     claims.form("one z", 1, out["distinct_z"] == 1, diagnose(
         "gan_step_fresh_z", f"the generator saw {out['distinct_z']} different z in one call: both losses must judge "
         "the same fake batch, generated once from the z the template draws."), substance, unearned)
-    claims.form("d_loss detached from G", 2, out["d_loss_grad_g"] == 0.0, cause(
+    # a loss whose backward raised (the probe's norms are None): its claims fail with that one sentence
+    failed = out["grad_error"] and join("loss_nonsaturating ", backward_failed(out["grad_error"]), ".")
+    d_to_g, g_to_g, d_to_d = out["d_loss_grad_g"], out["g_loss_grad_g"], out["d_loss_grad_d"]
+    claims.form("d_loss detached from G", 2, d_to_g == 0.0, failed if d_to_g is None else cause(
         "gan_step_no_detach", "d_loss sends gradient into the generator: the discriminator's loss must see the fake "
         "images cut from the generator's graph (detached), so that D's update does not move G."), substance, unearned)
-    claims.form("g_loss reaches G", 2, out["g_loss_grad_g"] > 0.0, g_loss_cut_off(ok_g, why, cause), substance, unearned)
-    reaches, reaches_message = d_loss_trains_d(out, inputs, ok_d and not wrong_helpers)
+    claims.form("g_loss reaches G", 2, g_to_g is not None and g_to_g > 0.0,
+                failed if g_to_g is None else g_loss_cut_off(ok_g, why, cause), substance, unearned)
+    reaches, reaches_message = (False, failed) if d_to_d is None else d_loss_trains_d(out, inputs, ok_d and not wrong_helpers)
     claims.form("d_loss reaches D", 2, reaches, reaches_message, substance, unearned)
     left = " and ".join(net for net in ("D", "G") if out.get(f"{net.lower()}_params_frozen"))   # the probe's record
     claims.form("parameters left trainable", 1, not left, left and diagnose("gan_left_frozen", f"after loss_nonsaturating "

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, values
-from autograder.selfcheck.public.common import raised_or_returned
+from autograder.selfcheck.public.common import IN_PLACE, raised_or_returned
 from .sampler_draws import (CENTRED, N, N_COLS, N_ROWS, UNIFORM, Z, diagnose_mean, diagnose_variance, distinct_draws,
                             draws, looks_uniform, mean_is_m, pooled_variance, sharing, standardized, thin_tails,
                             variance_is_v)
@@ -129,12 +129,11 @@ def gaussian_and_independent(run):
                               f"within {fmt(Z / math.sqrt(N))}).")
     unearned = deferred("repeatability under torch.manual_seed and the draw under torch.no_grad() earn their points "
                         "once the noise varies.")
-    z_no_grad = values(out["z_no_grad"], "z under torch.no_grad()", m.shape)
-    noisy = not np.array_equal(z_no_grad, m)
-    claims.form("noise under no_grad", 1, noisy, diagnose(
+    z_no_grad = values(out["z_no_grad"], "z under torch.no_grad()", m.shape)   # the same kind of inputs
+    claims.form("noise under no_grad", 1, not np.array_equal(z_no_grad, m), diagnose(
         "sg_no_noise_without_grad", "under torch.no_grad() sample_gaussian returns m itself (no noise), while with "
-        "gradients on it draws noise: z ~ N(m, diag(v)) in either mode (the VAE samples and evaluates under "
-        "torch.no_grad())."), w is not None, unearned)
+        "gradients on it draws noise (from the same inputs): z ~ N(m, diag(v)) in either mode (the VAE samples and "
+        "evaluates under torch.no_grad())."), w is not None, unearned)
     reseeded = values(out["z_reseeded"], "z after torch.manual_seed", m.shape)
     # a constant (zeros, m itself) repeats trivially: repeatability earns points only for noise that varies
     claims.form("repeatable", 1, np.array_equal(reseeded, z), diagnose(
@@ -145,10 +144,6 @@ def gaussian_and_independent(run):
     return claims.outcome()
 
 
-IN_PLACE = ("torch says an in-place operation (x[...] = ..., +=, .clamp_()) changed a tensor that backward needs: "
-            "make a new tensor instead (torch.clamp(x, min=...), torch.where(...)).")
-
-
 def reparameterization_gradient(run):
     """dz/dm = 1 and dz/dv = eps / (2 sqrt(v)) = (z - m) / (2 v); deterministic, no false failures.
     A wrong dz/dv is explained only when it equals what the scale s(v) of one mistake gives for the
@@ -157,7 +152,7 @@ def reparameterization_gradient(run):
     if out.get("grad_error"):
         told = (f"backpropagating through z (the gradient of z.sum() w.r.t. m and v) "
                 f"{raised_or_returned(out['grad_error'])}; z's values are judged by tests 1.1-1.3.")
-        raise CheckFailed(told + " " + diagnose("sg_inplace_saved", IN_PLACE) if "modified by an inplace operation"
+        raise CheckFailed(told + " " + diagnose("backward_inplace", IN_PLACE + ".") if "modified by an inplace operation"
                           in out["grad_error"] else told)
     nothing = lambda g: g is None or not np.any(g)
     if nothing(out["grad_m"]) and nothing(out["grad_v"]):
@@ -171,7 +166,7 @@ def reparameterization_gradient(run):
     claims.claim("dz/dm", 1, m_ok, "dz/dm should be 1 for every element (z = m + noise): "
                  + ((diagnose("sg_no_gradient_m", "no gradient reached m: build z from m with differentiable operations.")
                      if mean_is_m(m, z - m)[0] else "no gradient reached m, and z does not have mean m (test 1.2).")
-                    if nothing(gm) else f"observed a median of {fmt(float(np.median(gm)))}."))
+                    if nothing(gm) else f"observed {spread(gm)}" + clipped(gm, z) + "."))
     gv = out["grad_v"]
     # dz/dv is eps / (2 sqrt(v)) for the submission's OWN noise sqrt(v) eps. That noise is z - m, unless
     # m is missing from z or scaled (then dz/dm, test 1.4's other claim, is not 1): for z = a m + s(v) eps
@@ -200,11 +195,31 @@ def reparameterization_gradient(run):
             if m_ok else [], match)    # the hypotheses are of the form m + s(v) * eps
     formula = "(z - m) / (2 v)" if m_ok else "(the noise in z) / (2 v)"
     claims.claim("dz/dv", 1, ok, f"dz/dv should be eps / (2 sqrt(v)) = {formula}: " + (
-        "no gradient reached v." if gv is None else end(why) if why else observed_ratio(gv, expected, v, rounding)))
+        "no gradient reached v." if gv is None else end(why) if why else observed_ratio(
+            gv, expected, v, rounding, of=f"your z's {formula}")))
     return claims.outcome()
 
 
-def observed_ratio(got, expected, v, rounding=0.0):
+def clipped(gm, z):
+    """': <cause>' when dz/dm is 0 exactly where |z| is at its largest value c and 1 elsewhere (z clamped to [-c, c])."""
+    gm, c = np.asarray(gm, np.float64), float(np.abs(z).max())
+    at_bound = np.abs(z) == c
+    if not (np.all(gm[at_bound] == 0) and np.allclose(gm[~at_bound], 1.0, rtol=1e-4, atol=1e-5)) or at_bound.all():
+        return ""
+    return ": " + diagnose("sg_z_clamped", f"dz/dm is 0 exactly where |z| reaches its largest value, {fmt(c)} ({int(at_bound.sum())} "
+                           f"of {z.size} elements), and 1 elsewhere: z is clipped to [-{fmt(c)}, {fmt(c)}], which cuts the "
+                           "Gaussian's tails; a sample of N(m, v) is not bounded")
+
+
+def spread(g):
+    """'<value> for every element', or '<min> to <max> (median <median>)': a median alone can look right."""
+    lo, hi = float(np.min(g)) + 0.0, float(np.max(g)) + 0.0
+    if np.isclose(lo, hi, rtol=1e-4, atol=1e-5):
+        return f"{fmt(float(np.median(g)))} for every element"
+    return f"{fmt(lo)} to {fmt(hi)} (median {fmt(float(np.median(g)))})"
+
+
+def observed_ratio(got, expected, v, rounding=0.0, of="that"):
     """How dz/dv compares with the right one: one factor only when the ratio is one (a factor that changes with v
     is the clue to a wrong function of v, not a constant slip). Elements where `expected` is within 100 times its
     own rounding of 0 say nothing about the ratio and are left out."""
@@ -220,12 +235,12 @@ def observed_ratio(got, expected, v, rounding=0.0):
     if np.isclose(lo, hi, rtol=1e-2, atol=1e-6):
         r = float(np.median(ratio))
         if abs(r) < 1e-3:      # no gradient through the scale: a detached sqrt(v) gives it as well as v ** 0
-            return f"observed {fmt(r)} times that."
+            return f"observed {fmt(r)} times {of}."
         # a ratio r that is the same for every v is what a noise scale of v ** (r / 2) gives (d/dv log s = r / (2 v))
-        return (f"observed {fmt(r)} times that for every element and every v: a ratio r that is the same for every "
+        return (f"observed {fmt(r)} times {of} for every element and every v: a ratio r that is the same for every "
                 f"v is what a noise scale of v ** (r / 2) gives, here about v ** {r / 2:.2g} (the standard deviation is "
                 "v ** 0.5).")
     per_v = [ratio[v == value] for value in np.unique(v)]
     if all(np.isclose(r.min(), r.max(), rtol=1e-2, atol=1e-6) for r in per_v):
-        return f"observed {fmt(lo)} to {fmt(hi)} times that, a factor that varies with v (not one constant factor)."
-    return f"observed {fmt(lo)} to {fmt(hi)} times that, varying from element to element."
+        return f"observed {fmt(lo)} to {fmt(hi)} times {of}, a factor that varies with v (not one constant factor)."
+    return f"observed {fmt(lo)} to {fmt(hi)} times {of}, varying from element to element."

@@ -66,6 +66,10 @@ def hypotheses(t):
                "batch means"),
               ("vae_kl_batch_sum", term(n * kl, rec), f"kl is a sum over the batch of {n}, rec a mean: both are "
                "batch means")]
+    if n != t["z_dim"]:   # (batch, z_dim) transposed: kl_normal sums over the batch, .mean() over the latents
+        h.append(("vae_kl_transposed", term(kl * n / t["z_dim"], rec), f"the KL is {fmt(n / t['z_dim'])} (batch "
+                  "size / z_dim) times the right value, as when m and v are passed transposed (m.T): ut.kl_normal "
+                  "sums over the last dimension, which must be the latent one, (batch, z_dim)"))
     if t["z_dim"] > 1:
         h.append(("vae_kl_latent_mean", term(kl / t["z_dim"], rec), "the KL is averaged over the latent dimensions: "
                   "sum it over them (ut.kl_normal does), then average over the batch"))

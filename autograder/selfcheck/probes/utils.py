@@ -17,9 +17,10 @@ def sample_gaussian(hw, m, v, seed=0, gradient=True):
             extra.append(f"a {type(result).__name__} of {len(result)}")
             return result[0]
         return result
-    fresh = lambda: (torch.tensor(m), torch.tensor(v))   # each call its own inputs: one that modifies them
-    mt = torch.tensor(m, requires_grad=gradient)          # in place cannot change what the next call sees
-    vt = torch.tensor(v, requires_grad=gradient)
+    # each call its own inputs, all alike (requiring grad or not, as asked): a function that modifies them in place
+    # cannot change what the next call sees, and one that looks at requires_grad sees the same in every call
+    fresh = lambda: (torch.tensor(m, requires_grad=gradient), torch.tensor(v, requires_grad=gradient))
+    mt, vt = fresh()
     torch.manual_seed(seed)
     z1 = f(mt, vt)
     z = array(z1, "z")                                    # copied now: z1 may be m itself, changed later

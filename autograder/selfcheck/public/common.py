@@ -13,6 +13,23 @@ except ImportError:   # in the handout (students' own pytest, public inputs): th
 
 # the probes' refusal of a returned value (probes/common.py StudentValueError): the student's code raised nothing
 REFUSED = "StudentValueError: "
+# the judge's own backward through what the student's code returned raised (probes/common.py BackwardFailed)
+BACKWARD = "BackwardFailed: "
+# one sentence, without its final period (callers end it)
+IN_PLACE = ("torch says an in-place operation (x[...] = ..., +=, .clamp_()) changed a tensor that backward needs: "
+            "make a new tensor instead (torch.clamp(x, min=...), torch.where(...))")
+
+
+def backward_failed(error, what=None):
+    """'returned <what>, but backpropagating through it raised <the error>' (with the in-place cause where torch
+    names it), or None for any other error. `what`: the result's name (else the one BackwardFailed carries)."""
+    text = str(error)
+    if not text.startswith(BACKWARD):
+        return None
+    named, _, rest = text[len(BACKWARD):].partition(": ")
+    told = (f"returned {what or named}, but backpropagating through it (as loss.backward() does) raised "
+            f"{student_text(rest)}")
+    return told + "; " + diagnose("backward_inplace", IN_PLACE) if "modified by an inplace operation" in text else told
 
 
 def returned_text(error):
@@ -28,6 +45,8 @@ def raised_or_returned(error):
     """'raised <the error>' for an exception of the student's code; 'returned what the API does not promise: ...'
     for a returned value a probe refused (the one wording of both, grade.py's and the checks')."""
     returned = returned_text(error)
+    if backward_failed(error) is not None:
+        return backward_failed(error)
     return f"raised {student_text(error)}" if returned is None else f"returned what the API does not promise: {returned}"
 
 

@@ -15,6 +15,11 @@ class StudentValueError(Exception):
     """The student's function returned something that is not what the API promises."""
 
 
+class BackwardFailed(Exception):
+    """The probe's own backward through what the student's function returned raised (an in-place operation on a
+    tensor the graph saved, say): the function returned; backpropagating through its result failed."""
+
+
 def array(x, what):
     """A tensor returned by student code, as a numpy array (tensor subclasses lose their tricks)."""
     if not isinstance(x, torch.Tensor):
@@ -78,7 +83,10 @@ def backward(loss, what, step, frozen=""):
     if not loss.requires_grad:
         when = "on the first training step" if step == 0 else "on a later training step (the first step's had it)"
         raise StudentValueError(f"{what} carries no gradient (its requires_grad is False) {when}" + frozen)
-    loss.backward()
+    try:
+        loss.backward()
+    except RuntimeError as error:
+        raise BackwardFailed(f"{what}: {type(error).__name__}: {error}") from None
 
 
 def frozen_parameters(module):

@@ -42,7 +42,8 @@ def sample_gaussian_shapes(run):
         if not np.all(np.isfinite(u)):
             unearned = "z contains NaN or inf for finite m and positive v."
         elif not np.any(u):
-            unearned = diagnose("sg_no_noise", "z equals m: no noise was added (a sample of N(m, v) adds noise of variance v to m).")
+            unearned = diagnose("sg_no_noise", "z equals m for these m and v (tensors that do not require grad): no "
+                                "noise was added (a sample of N(m, v) adds noise of variance v to m).")
         elif all(np.ptp(np.asarray(out["z"])) == 0 for *_, out in runs):
             unearned = "every element of z has the same value: it does not vary as a sample of N(m, v) does."
         elif np.abs(u).max() > 10 or not 0.1 < (u ** 2).mean() < 10:
