@@ -295,7 +295,9 @@ def test_a_monte_carlo_kl_is_named_every_charged_claim_is_said_and_2_3_does_not_
     fraction, message, keys, claims = result["2.1"]
     assert keys == ["vae_kl_monte_carlo"], (keys, message)
     assert {claim for claim, held in claims if not held} == {"nelbo", "kl"}, claims
-    assert "nelbo, within the tolerance on this batch, is wrong on a second hidden batch" in message, message
+    # every charged claim is said: on the shown batch, or as wrong on the second one (which the golden's batch decides)
+    assert "nelbo 5" in message or "nelbo, within the tolerance on this batch, is wrong on a second hidden batch" in message
+    assert "kl 0" in message, message
     fraction, message, _, _ = result["2.3"]
     assert "off by up to" not in message and "earn points once its value is right" in message, message
 
@@ -677,8 +679,17 @@ def test_a_sampler_that_looks_at_requires_grad_is_judged_on_inputs_alike_in_ever
 def test_a_kl_off_by_batch_over_z_dim_equal_to_two_is_not_named_a_missing_half():
     """Eleventh outside reading, 187: a transposed KL (batch 8 / z_dim 4 = 2 times the KL) was told 'the Gaussian KL
     has a factor 1/2'. Both mistakes predict it there: nothing is named."""
+    import numpy as np
+    from autograder.checks.inputs import rng, vae_state
+    from autograder.checks.vae_mistakes import diagnose_bound, terms
+    g = rng("test", "transposed kl")
+    t = terms(vae_state(g, 4), (g.random((8, 784)) < 0.3).astype(np.float32), g.normal(size=(8, 4)).astype(np.float32))
+    assert diagnose_bound((2 * t["kl"] + t["rec"], 2 * t["kl"], t["rec"]), t) is None   # 8 / 4 = 2: either mistake
+    # the golden's hidden batch (8 of z_dim 3) tells them apart
     fraction, message, keys, _ = graded("vae_kl_transposed", {"2.1"})["2.1"]
-    assert fraction < 1.0 and not keys and "factor 1/2" not in message, (keys, message)
+    assert fraction < 1.0 and keys == ["vae_kl_transposed"] and "factor 1/2" not in message, (keys, message)
+    fraction, message, keys, _ = graded("vae_kl_missing_half", {"2.1"})["2.1"]
+    assert keys == ["vae_kl_half"], (keys, message)
 
 
 def test_a_backward_that_fails_in_the_judge_s_gradient_call_is_not_told_as_the_method_raising():
@@ -702,3 +713,20 @@ def test_a_generator_loss_wrong_only_on_one_dimensional_logits_is_a_helper_to_fi
     """Eleventh outside reading, 193: the helper check saw only 3.1's hidden (12, 1) logits, where .sum(-1) is right."""
     fraction, message, _, _ = graded("nonsat_sum_last_dim_then_mean", {"3.3"})["3.3"]
     assert fraction < 1.0 and "fix generator_loss_nonsaturating first" in message, message
+
+
+def test_a_term_right_on_the_shown_batch_and_wrong_on_the_unshown_one_is_said():
+    """2.1's second hidden batch (its values never shown): a charge there is said (fifth reading, 74)."""
+    import numpy as np
+    from autograder.checks import vae
+    from autograder.checks.inputs import golden
+    shown_x = golden("vae_bound")["inputs"]["x"]
+
+    def run(probe, state, z_dim, x, eps, gradients=True):   # right on the shown batch, nelbo 1% off on the other
+        t = vae.terms(state, x, eps)
+        off = 1.0 if np.array_equal(x, shown_x) else 1.01
+        return {"nelbo": np.array((t["kl"] + t["rec"]) * off), "kl": np.array(t["kl"]), "rec": np.array(t["rec"]),
+                "sampler_calls": 1, "numbers": []}
+    outcome = vae.fixed_values(run)
+    assert outcome.fraction < 1.0 and "right on the hidden batch of 8, but nelbo wrong on a second hidden batch" in \
+        outcome.message, outcome.message
