@@ -79,7 +79,8 @@ def alpha_bars_note(out, betas):
     if written:
         return (f" Your alpha_bars writes into the betas it is given (test 4.1: {written}); if this function calls "
                 "it and reads betas afterwards, fix alpha_bars first.")
-    if got.shape == correct.shape and np.allclose(got, correct, rtol=1e-5, atol=1e-7):
+    rtol, atol = returned_tol(out, "alpha_bars")   # test 4.1's comparison: wrong there is wrong here
+    if got.shape == correct.shape and np.allclose(got, correct, rtol=rtol, atol=atol):
         return ""
     return (" Your alpha_bars is also wrong on this schedule (test 4.1); if this function uses it, fix "
             "alpha_bars first.")

@@ -40,6 +40,10 @@ def posterior_hypotheses(xt, x0, t, b):
          ("post_typo_ab_prev", (c0 * x0 + np.sqrt(ab_prev) * (1 - ab_prev) / (1 - ab_t) * xt, var),
           "the x_t coefficient has sqrt(alpha_bar_(t-1)) where sqrt(1 - beta_t) belongs: it is sqrt(1 - beta_t) "
           "(1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
+         # at t = 2 alpha_bar_1 = 1 - beta_1: this and post_typo_ab_prev coincide there, and identify names neither
+         ("post_alpha_index_early", (c0 * x0 + np.sqrt(1 - b[t - 2]) * (1 - ab_prev) / (1 - ab_t) * xt, var),
+          "the x_t coefficient has sqrt(1 - beta_(t-1)), betas[t - 2], where sqrt(1 - beta_t) belongs: beta_t is "
+          "betas[t - 1]"),
          ("post_ab_t_in_xt", (c0 * x0 + np.sqrt(ab_t) * (1 - ab_prev) / (1 - ab_t) * xt, var),
           "the x_t coefficient has sqrt(alpha_bar_t): it is sqrt(1 - beta_t), the one-step factor"),
          ("post_sqrt_of_beta", (np.sqrt(ab_prev * beta) / (1 - ab_t) * x0 + ct * xt, var), "the x0 coefficient has "

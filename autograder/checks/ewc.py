@@ -8,7 +8,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.redaction import student_text
-from autograder.selfcheck.expect import CheckFailed, Claims, StudentError, deferred, diagnose, fmt, identify, near, values
+from autograder.selfcheck.expect import (CheckFailed, Claims, StudentError, deferred, diagnose, fmt, identify, join, near,
+                                         values)
+from autograder.selfcheck.public.common import backward_failed
 from autograder.checks import numeric
 from .inputs import first_failure, golden, hypothesis_settings, rng, small_net_state
 from .ewc_mistakes import fisher_diagnosis, penalty_hypotheses, same, zip_hypotheses
@@ -180,7 +182,9 @@ def penalty(run):
                               + ((": " + why) if why else "") + ".")
         grads = out["grad"]
         if wrong["gradient"] is None and np.isclose(v, expected, rtol=1e-4):   # a wrong value's gradient is its own
-            if not out.get("tensor", True):
+            if out.get("grad_error"):
+                wrong["gradient"] = join("ewc_penalty ", backward_failed(out["grad_error"]), ".")
+            elif not out.get("tensor", True):
                 wrong["gradient"] = diagnose("penalty_no_gradient", "the penalty is a Python number, not a tensor, so "
                                              "no gradient can reach the model's parameters: keep it a tensor (no "
                                              ".item() or float()).")

@@ -81,7 +81,8 @@ def compare(run, real, fake, claims, label, weight=1.0, said=None):
             # a wrong value explains a wrong gradient: only the value's message is shown then
             claims.claim(f"{name} gradient", weight / 2, good, "" if good or not ok else once(
                 name + " gradient", f"the gradient of {name} w.r.t. the {side} logits {label} is "
-                + ("missing (is the loss built from differentiable torch operations?)." if grad is None
+                + ("missing: no gradient reaches the logits (a .detach(), .item(), numpy or a new tensor cuts it)."
+                   if grad is None
                    else "wrong although the value is right.")))
 
 

@@ -105,6 +105,7 @@ DIAGNOSES = {
     "post_typo_ab_prev": "sqrt(alpha_bar_{t-1}) in the x_t coefficient where sqrt(1 - beta_t) belongs",
     "post_var_sqrt": "the posterior variance returned as a standard deviation",
     "post_var_beta": "beta_t returned as the posterior variance",
+    "post_alpha_index_early": "sqrt(1 - beta_(t-1)) in the x_t coefficient (betas[t - 2])",
     "post_ab_t_in_xt": "sqrt(alpha_bar_t) in the x_t coefficient",
     "post_sqrt_of_beta": "the x0 coefficient with sqrt(alpha_bar_(t-1) beta_t) (the root over beta_t too)",
     "post_var_no_beta": "the variance without its factor beta_t",

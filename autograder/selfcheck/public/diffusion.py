@@ -135,8 +135,8 @@ def diffusion_edges_and_dtypes(run):
             if helper_wrong():
                 return (f"{name} {inputs} is wrong at an ordinary time too (t = 5), and {helper_wrong()}: if {name} "
                         f"uses it, fix alpha_bars first (its {judged} judged once it is right at t = 5).")
-            return (f"{name} {inputs} is wrong at an ordinary time too (t = 5): test {ORDINARY_TEST[name]} judges its "
-                    f"formula; its {judged} judged once it is right there.")
+            return (f"{name} {inputs} is wrong at an ordinary time too (t = 5): test {ORDINARY_TEST[name]} says what is "
+                    f"wrong there; its {judged} judged once it is right there.")
 
         def helper_wrong():
             """What is wrong with alpha_bars here, as a caller's values would inherit it (None when nothing)."""
@@ -257,7 +257,8 @@ def diffusion_edges_and_dtypes(run):
                         "output) as a Python number, as .item() or float() makes, not a tensor: return tensors, in the "
                         "input dtype.") if out.get(name + "_var_number") else diagnose(
                             "dtype_not_kept", f"{name} should keep the input dtype {dtype}{got}."), right[name],
-                        deferred("the dtype claims earn points once the values are right (at t = 1 or t = T here)."))
+                        deferred("the dtype claims earn points once the values, and their shapes, are right (at t = 1 or t "
+                                 "= T here)."))
     devices.claim(run, claims, "diffusion.py", weight=2, substance=any(right.values()))   # outputs on the inputs' device
     merge_dtype_cases(claims)
     return claims.outcome()

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import Adam, StudentValueError, array, grad_array, on_cpu, probe, tensors, training_device
+from .common import Adam, StudentValueError, array, backward, grad_array, on_cpu, probe, tensors, training_device
 
 
 class SmallNet(nn.Module):
@@ -62,11 +62,15 @@ def ewc_penalty(hw, state, fisher, star, lam, frozen=()):
     value = hw.ewc.ewc_penalty(model, f, s, float(lam))
     if type(value) in (int, float):   # a Python number (e.g. from .item()): the judge says why that fails
         return {"value": np.array(float(value)), "tensor": False, "grad": None, "leak": False}
-    out = {"value": array(value, "the penalty"), "tensor": True, "grad": None, "leak": False}
+    out = {"value": array(value, "the penalty"), "tensor": True, "grad": None, "leak": False, "grad_error": None}
     if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
         params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         leaves = list(params.values()) + list(f.values()) + list(s.values())
-        grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
+        try:   # an in-place op of the penalty on a tensor its graph saved fails here, after it returned
+            grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
+        except RuntimeError as error:
+            out["grad_error"] = f"BackwardFailed: the penalty: {type(error).__name__}: {error}"
+            return out
         out["grad"] = {n: grad_array(g) for n, g in zip(params, grads)}
         out["leak"] = any(g is not None and bool(g.abs().sum() > 0) for g in grads[len(params):])
     return out
@@ -87,10 +91,10 @@ def ewc_train(hw, after_a, xa, ya, xb, yb, batches, lam, fisher_samples, lr=1e-3
     star = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimizer = Adam(model.parameters(), lr=lr)
     model.train()
-    for index in torch.tensor(batches):
+    for step, index in enumerate(torch.tensor(batches)):
         loss = F.cross_entropy(model(xb[index].to(device)), yb[index].to(device))
         loss = loss + hw.ewc.ewc_penalty(model, fisher_a, star, float(lam))
         optimizer.zero_grad()
-        loss.backward()
+        backward(loss, "the task-B loss with your penalty", step)
         optimizer.step()
     return {"ewc": on_cpu(model.state_dict()), "device": str(device)}

@@ -132,6 +132,7 @@ def check_sample_gaussian(mod, ref, c: Checker):
         c.need(z.shape == m.shape, f"{tag} shape {tuple(z.shape)}")
         c.need(z.dtype == m.dtype, f"{tag} dtype {z.dtype}")
         c.need(torch.equal(m.detach(), m0) and torch.equal(v.detach(), v0), f"{tag} modifies its inputs")
+        c.need(not bool((z.detach() == m0).all(dim=1).any()), f"{tag} a row of z without noise")
         eps = ((z.detach().double() - m0.double()) / v0.double().sqrt())
         c.need(abs(eps.mean().item()) < 0.02, f"{tag} noise mean {eps.mean().item():.3f}")
         # independent draws do not average exactly 0 (|N(0, 1)| < 1e-4 has probability 8e-5)
@@ -315,6 +316,8 @@ def check_alpha_bars(mod, ref, c: Checker):
         out, rout = mod["diffusion"].alpha_bars(b), ref["diffusion"].alpha_bars(rb)
         if not c.need(close(out, rout) and out.shape == rout.shape, f"[{tag}] values"):
             continue
+        if out.dtype == torch.float64:   # float64 betas: float64 accuracy, not float32's cast back
+            c.need(torch.allclose(out.detach(), rout.detach(), rtol=1e-12, atol=0), f"[{tag}] float64 accuracy")
         w = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1))
         if c.need(out.requires_grad, f"[{tag}] no gradient"):
             (out * w).sum().backward()
