@@ -775,3 +775,21 @@ def test_a_row_left_without_noise_is_caught():
     """Twelfth outside reading, 206: a loop from row 1 left row 0 equal to m and earned 100."""
     fraction, message, _, _ = graded("row_loop_skips_first_row", {"1.3"})["1.3"]
     assert fraction < 1.0 and "in 1 of its 4000 rows (row 0 first)" in message, message
+
+
+def test_a_loss_that_returned_a_method_is_told_as_returned_not_raised_in_3_1():
+    """Thirteenth outside reading, 240: 3.1 said 'raised StudentValueError' of a .mean without parentheses (its
+    own raised() did not go through raised_or_returned)."""
+    result = graded("minimax_mean_without_parentheses", {"3.1", "3.2"})
+    for number in ("3.1", "3.2"):
+        fraction, message, keys, _ = result[number]
+        assert fraction < 1.0 and "raised" not in message and "returned what the API does not promise" in message
+        assert keys == ["returned_method"], (keys, message)
+
+
+@pytest.mark.parametrize("name, key, test", [("row_loop_skips_first_row", "sg_row_without_noise", "1.3"),
+                                             ("minimax_detaches_logits", "gan_loss_no_gradient", "3.1"),
+                                             ("marginal_alpha_bar_shaped_for_images", "fwd_shaped_for_images", "4.2")])
+def test_this_round_s_new_signatures_are_named(name, key, test):
+    fraction, message, keys, _ = graded(name, {test})[test]
+    assert fraction < 1.0 and keys == [key], (keys, message)

@@ -18,7 +18,7 @@ from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose,
 from autograder.selfcheck.public import diffusion as public_check
 from autograder.selfcheck.public.common import not_written, raised_or_returned, returned_text
 from autograder.selfcheck.public.diffusion import show_mean
-from .diffusion_mistakes import alpha_bar, fits, marginal_hypotheses, pair_match, posterior_hypotheses
+from .diffusion_mistakes import alpha_bar, fits, marginal_hypotheses, pair_match, posterior_hypotheses, shaped_for_images
 from .inputs import first_failure, golden, hypothesis_settings, rng
 
 HYPOTHESIS = hypothesis_settings(max_examples=40)
@@ -222,7 +222,8 @@ def marginal_failure(run, T, t, seed):
     ok_mean = mean.shape == x0.shape and np.allclose(mean, correct[0], rtol=rtol, atol=atol)
     ok_var = fits(var, x0.shape) and np.allclose(var, correct[1], rtol=rtol, atol=atol)
     if not (ok_mean and ok_var):
-        why = identify((mean, var), correct, marginal_hypotheses(x0, t, b), pair_match(max(rtol, 1e-6), max(atol, 1e-9)))
+        why = (identify((mean, var), correct, marginal_hypotheses(x0, t, b), pair_match(max(rtol, 1e-6), max(atol, 1e-9)))
+               or shaped_for_images(mean, var, x0))
         return (f"q_xt_given_x0 at t = {t} of T = {T}: {describe_pair(mean, var, *correct, x0, None, rtol, atol)}"
                 + ((": " + why) if why else "") + "." + alpha_bars_note(out, b))
     return None

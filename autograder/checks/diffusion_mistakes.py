@@ -3,6 +3,8 @@
 mean AND variance and the correct values do not)."""
 import numpy as np
 
+from autograder.selfcheck.expect import diagnose
+
 
 def alpha_bar(betas, t):
     """alpha_bar_t with alpha_bar_0 = 1, by an explicit product."""
@@ -67,6 +69,17 @@ def posterior_hypotheses(xt, x0, t, b):
                                            / (1 - ab_t) * xt, late * (1 - ab_prev) / (1 - ab_t)),
                   "beta is read one step late (beta_(t+1), at betas[t], for beta_t): beta_t is betas[t - 1]"))
     return h
+
+
+def shaped_for_images(mean, var, x0):
+    """The cause of a mean with leading dimensions of size 1 added to x0's shape beside a variance of all-1
+    dimensions as many: alpha_bar_t reshaped for image batches (B, C, H, W), as batched-t DDPM code does; or None."""
+    extra = np.ndim(mean) - np.ndim(x0)
+    if extra <= 0 or np.shape(mean) != (1,) * extra + np.shape(x0) or np.shape(var) != (1,) * np.ndim(mean):
+        return None
+    return diagnose("fwd_shaped_for_images", f"the mean has {extra} extra leading dimension{'s' if extra > 1 else ''} of "
+                    f"size 1 and the variance shape {np.shape(var)}, as when alpha_bar_t is reshaped to (-1, 1, 1, 1) "
+                    "for image batches (B, C, H, W): x0 may have any shape, and a 0-dim alpha_bar_t broadcasts to it")
 
 
 def fits(a, shape):

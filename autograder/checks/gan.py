@@ -5,9 +5,8 @@ A cause is named only when the returned value equals what that mistake computes 
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.redaction import student_text
 from autograder.selfcheck.expect import CheckFailed, Claims, deferred, diagnose, fmt, identify, input_shapes, join, keys_of, near, values
-from autograder.selfcheck.public.common import backward_failed, not_written
+from autograder.selfcheck.public.common import backward_failed, not_written, raised_or_returned
 from autograder.selfcheck.public.gan import UNSTABLE
 from autograder.checks import numeric
 from .gan_mistakes import hypotheses, raised_on_shapes
@@ -31,9 +30,10 @@ def expected_losses(real, fake):
 
 
 def raised(name, error):
-    """What to say of a loss that raised: not written yet, or the error (redacted: it may hold the logits)."""
+    """What to say of a loss that raised or returned what the probe refused: not written yet, the error or the
+    refusal (redacted: it may hold the logits)."""
     return (diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-            else f"{name} raised {student_text(error)}")
+            else f"{name} {raised_or_returned(error)}")
 
 
 def compare(run, real, fake, claims, label, weight=1.0, said=None):
@@ -81,8 +81,8 @@ def compare(run, real, fake, claims, label, weight=1.0, said=None):
             # a wrong value explains a wrong gradient: only the value's message is shown then
             claims.claim(f"{name} gradient", weight / 2, good, "" if good or not ok else once(
                 name + " gradient", f"the gradient of {name} w.r.t. the {side} logits {label} is "
-                + ("missing: no gradient reaches the logits (a .detach(), .item(), numpy or a new tensor cuts it)."
-                   if grad is None
+                + (diagnose("gan_loss_no_gradient", "missing: no gradient reaches the logits (a .detach(), .item(), "
+                            "numpy or a new tensor cuts it).") if grad is None
                    else "wrong although the value is right.")))
 
 

@@ -132,9 +132,9 @@ def gaussian_and_independent(run):
     # a row equal to m in all 8 columns: for a correct sampler each element is m exactly with probability below
     # 1e-6 (its noise under half an ulp of m), all 8 below 1e-48, any of the 4,000 rows below 1e-44
     bare = np.flatnonzero(np.all(z == m, axis=1)) if w is not None else []
-    claims.form("every row drawn", 1, not len(bare), f"z equals m exactly, in every element, in {len(bare)} of its "
-                f"{N_ROWS} rows (row {bare[0] if len(bare) else 0} first): every row of the batch needs its own noise.",
-                w is not None, unearned)
+    claims.form("every row drawn", 1, not len(bare), diagnose("sg_row_without_noise", f"z equals m exactly, in every "
+                f"element, in {len(bare)} of its {N_ROWS} rows (row {bare[0] if len(bare) else 0} first): every row of "
+                "the batch needs its own noise."), w is not None, unearned)
     z_no_grad = values(out["z_no_grad"], "z under torch.no_grad()", m.shape)   # the same kind of inputs
     claims.form("noise under no_grad", 1, not np.array_equal(z_no_grad, m), diagnose(
         "sg_no_noise_without_grad", "under torch.no_grad() sample_gaussian returns m itself (no noise), while with "

@@ -29,6 +29,7 @@ DIAGNOSES = {
     "sg_returns_tuple": "a tuple (z, eps, ...) returned where z alone belongs",
     "backward_inplace": "an in-place op on a tensor backward needs (backward raises)",
     "sg_z_clamped": "z clamped to a bounded range (dz/dm 0 at the bound)",
+    "sg_row_without_noise": "a row of z left equal to m (no noise there)",
     "sg_squeezed": "z squeezed: m's shape without its size-1 dimensions",
     "sg_inverse_sqrt": "the noise divided by sqrt(v) (z = m + eps / sqrt(v))",
     "sg_eps_clamped": "eps clamped to a bounded interval: a point mass at +-c, no tails beyond",
@@ -66,6 +67,7 @@ DIAGNOSES = {
     "vae_terms_not_tensors": "kl or rec returned as a Python number (.item() or float()), not a 0-dim tensor",
     # models/gan.py
     "gan_terms_elementwise": "real and fake terms combined elementwise (fails for batches of different sizes)",
+    "gan_loss_no_gradient": "a loss right in value with no gradient to its logits (cut)",
     "gan_sum": "a sum where the mean belongs",
     "gan_batch_mean": "the sum divided by the batch size (shape[0]), not by the number of elements",
     "gan_sign": "the loss's sign flipped",
@@ -100,6 +102,7 @@ DIAGNOSES = {
     "fwd_mean_no_sqrt": "the mean scales x0 by alpha_bar_t, not its square root",
     "fwd_var_sqrt": "the variance returned as a standard deviation",
     "fwd_sqrt_of_product": "the square root of alpha_bar_t * x0 (NaN where x0 < 0) as the mean",
+    "fwd_shaped_for_images": "alpha_bar_t reshaped to (-1, 1, 1, 1): extra leading dims on a 2-D x0",
     "fwd_var_ab_prev": "the variance 1 - alpha_bar_{t-1} in place of 1 - alpha_bar_t",
     "post_swapped": "the x0 and x_t coefficients swapped",
     "post_typo_ab_prev": "sqrt(alpha_bar_{t-1}) in the x_t coefficient where sqrt(1 - beta_t) belongs",
@@ -156,6 +159,7 @@ DIAGNOSES = {
     "penalty_frozen_parameters": "summed over every named parameter, frozen ones (not in fisher) included",
     "penalty_zip_parameters": "parameters paired with fisher and star by position (zip), shifted after a frozen one",
     # any file
+    "returned_method": "a method object returned (.mean without its parentheses)",
     "not_written": "the function still raises NotImplementedError",
     "device_fixed": "a tensor created on a fixed device (the CPU), not on its inputs' device (selfcheck/devices.py)",
 }

@@ -47,7 +47,13 @@ def raised_or_returned(error):
     returned = returned_text(error)
     if backward_failed(error) is not None:
         return backward_failed(error)
-    return f"raised {student_text(error)}" if returned is None else f"returned what the API does not promise: {returned}"
+    if returned is None:
+        return f"raised {student_text(error)}"
+    told = f"returned what the API does not promise: {returned}"
+    if returned.endswith(("but it is a builtin_function_or_method", "but it is a method")):
+        return told + " " + diagnose("returned_method", "(a method object: .mean or .sum without its parentheses "
+                                                        "returns the method itself, not its value)")
+    return told
 
 
 def not_written(error):
