@@ -61,7 +61,7 @@ def result(out, name, t=None, betas=None):
         if returned is not None and returned.endswith("but it is a float"):
             raise CheckFailed(diagnose("diffusion_not_tensor", f"{name} returned what the API does not promise: {returned} "
                                        "(a Python number, as .item() or float() makes): return tensors."))
-        raise CheckFailed(f"{name} {raised_or_returned(error)}" + (f" (at t = {t} of T = {T})." if t is not None else ".")
+        raise CheckFailed(f"{name} " + raised_or_returned(error) + (f" (at t = {t} of T = {T})." if t is not None else ".")
                           + note)
     return out[name]
 

@@ -33,7 +33,7 @@ def raised(name, error):
     """What to say of a loss that raised or returned what the probe refused: not written yet, the error or the
     refusal (redacted: it may hold the logits)."""
     return (diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-            else f"{name} {raised_or_returned(error)}")
+            else name + " " + raised_or_returned(error))   # + keeps a named cause's key
 
 
 def compare(run, real, fake, claims, label, weight=1.0, said=None):

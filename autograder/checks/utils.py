@@ -157,7 +157,7 @@ def reparameterization_gradient(run):
     m, v, z, out = draws(run)
     if out.get("grad_error"):
         told = (f"backpropagating through z (the gradient of z.sum() w.r.t. m and v) "
-                f"{raised_or_returned(out['grad_error'])}; z's values are judged by tests 1.1-1.3.")
+                + raised_or_returned(out["grad_error"]) + "; z's values are judged by tests 1.1-1.3.")
         raise CheckFailed(told + " " + diagnose("backward_inplace", IN_PLACE + ".") if "modified by an inplace operation"
                           in out["grad_error"] else told)
     nothing = lambda g: g is None or not np.any(g)

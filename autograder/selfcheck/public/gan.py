@@ -67,7 +67,7 @@ def gan_large_logits(run):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(2, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} {raised_or_returned(error)}.")
+                             else name + " " + raised_or_returned(error) + ".")
                 continue
             got = values(out[name], name)
             if got.size != 1:

@@ -165,7 +165,7 @@ def diffusion_edges_and_dtypes(run):
             if out[name] is None:
                 error = out[name + "_error"]
                 claims.fail(1, diagnose("not_written", f"{name} is not written yet.") if not_written(error)
-                             else f"{name} at t = 1 {inputs} {raised_or_returned(error)}.")
+                             else f"{name} at t = 1 {inputs} " + raised_or_returned(error) + ".")
                 return None
             return [np.asarray(p, np.float64) for p in out[name]]
 
@@ -239,7 +239,7 @@ def diffusion_edges_and_dtypes(run):
                 diagnose("index_past_end", f"q_posterior at t = T {inputs} raised {student_text(error)}; times are "
                          "1-indexed, so alpha_bar_t is at index t - 1 and index t runs past the end.")
                 if str(error).startswith("IndexError") and right.get("alpha_bars")
-                else f"q_posterior at t = T {inputs} {raised_or_returned(error)}." + helper_note("q_posterior") if error else
+                else f"q_posterior at t = T {inputs} " + raised_or_returned(error) + "." + helper_note("q_posterior") if error else
                 # t = 1 and t = T wait together where t = 1's line said so (not where t = 1 is right)
                 (wrong_everywhere("q_posterior") if not right["q_posterior"] else
                  wrong_everywhere("q_posterior", "value at t = T is"))
