@@ -793,3 +793,10 @@ def test_a_loss_that_returned_a_method_is_told_as_returned_not_raised_in_3_1():
 def test_this_round_s_new_signatures_are_named(name, key, test):
     fraction, message, keys, _ = graded(name, {test})[test]
     assert fraction < 1.0 and keys == [key], (keys, message)
+
+
+def test_a_penalty_that_writes_into_star_is_caught_by_5_3():
+    """Fourteenth outside reading, 262: d = star[n].detach(); d -= theta wrote into the caller's star; 5.3 gave 5/5
+    and 5.4 sent the student back to tests 5.1-5.3, which showed nothing wrong."""
+    fraction, message, keys, _ = graded("penalty_overwrites_star", {"5.3"})["5.3"]
+    assert fraction < 1.0 and keys == ["penalty_writes_inputs"] and "changed star['hidden.weight']" in message, message

@@ -196,6 +196,10 @@ def penalty(run):
                                                                   atol=1e-6) for k in state):
                 wrong["gradient"] = ("its gradient w.r.t. the model's parameters is not lam * fisher * (theta - star)"
                                      f" (lam = {lam}).")
+        if out.get("written") and wrong["leak"] is None:
+            wrong["leak"] = diagnose("penalty_writes_inputs", f"ewc_penalty changed {', '.join(out['written'][:3])}"
+                                     f"{', ...' if len(out['written']) > 3 else ''} in place (a .detach() shares its "
+                                     "tensor's storage): fisher and star are the caller's, read them without writing.")
         if out["leak"] and wrong["leak"] is None:
             wrong["leak"] = diagnose("penalty_leak", "gradient flows into fisher or star: they are constants of the "
                                      "penalty (use fisher[name].detach() and star[name].detach()).")

@@ -153,6 +153,7 @@ DIAGNOSES = {
     "penalty_sqrt_fisher": "weighted by the square root of the Fisher",
     "penalty_first_only": "only one parameter tensor summed",
     "penalty_no_gradient": "no gradient reaches the model's parameters",
+    "penalty_writes_inputs": "fisher or star changed in place by the penalty",
     "penalty_leak": "gradient flows into fisher or star",
     "penalty_lam_in_loop": "lam / 2 applied to the running total inside the loop",
     "penalty_sign": "the penalty's sign flipped",

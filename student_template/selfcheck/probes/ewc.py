@@ -61,8 +61,12 @@ def ewc_penalty(hw, state, fisher, star, lam, frozen=()):
     s = tensors(star, requires_grad=True)
     value = hw.ewc.ewc_penalty(model, f, s, float(lam))
     if type(value) in (int, float):   # a Python number (e.g. from .item()): the judge says why that fails
-        return {"value": np.array(float(value)), "tensor": False, "grad": None, "leak": False}
-    out = {"value": array(value, "the penalty"), "tensor": True, "grad": None, "leak": False, "grad_error": None}
+        return {"value": np.array(float(value)), "tensor": False, "grad": None, "leak": False, "written": []}
+    # what the call wrote into the fisher and star it was given (through .detach() views, say): read back
+    written = [f"{label}[{k!r}]" for label, given, passed in (("fisher", fisher, f), ("star", star, s)) for k in given
+               if not np.array_equal(passed[k].detach().numpy(), given[k])]
+    out = {"value": array(value, "the penalty"), "tensor": True, "grad": None, "leak": False, "grad_error": None,
+           "written": written}
     if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
         params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         leaves = list(params.values()) + list(f.values()) + list(s.values())

@@ -458,7 +458,8 @@ def check_penalty(mod, ref, c: Checker):
     if not c.need(isinstance(out, torch.Tensor) and out.dim() == 0, "not a 0-dim tensor"):
         return
     c.need(close(out, rout), f"value {out.item():.5g} vs {rout.item():.5g}")
-    c.need(torch.equal(fisher[names[0]].detach(), fisher0[names[0]]), "modifies fisher")
+    c.need(all(torch.equal(fisher[n].detach(), fisher0[n]) for n in names), "modifies fisher")
+    c.need(all(torch.equal(star[n].detach(), star0[n]) for n in names), "modifies star")
     if not c.need(out.requires_grad, "no gradient"):
         return
     out.backward()
