@@ -193,7 +193,9 @@ def test_wrong_code_earns_nothing_for_the_claims_its_mistake_breaks():
     """eps standardized over the tensor (1.3 gave 100), zeros (1.2 gave 1/3), D's fake logits detached (3.3 gave
     6/6), alpha_bars garbage (4.4), a NaN penalty (5.4: slow, in the audit's matrix)."""
     standardized = grade_named("eps_standardized_over_tensor", ("1.3",))["1.3"]
-    assert standardized[0] == pytest.approx(0.8) and standardized[2] == ["sg_recentred"], standardized
+    # "not re-centred" weighs 2 of 1.3's 12 (README, "How points follow mistakes")
+    assert standardized[0] == pytest.approx(1 - 2 / 12) and standardized[2] == ["sg_recentred"], standardized
+    assert [name for name, held in standardized[3] if not held] == ["not re-centred"], standardized
     zeros = grade_named("returns_zeros", ("1.2", "1.3"))
     assert zeros["1.2"][0] == 0 and zeros["1.3"][0] == 0, zeros
     detached = grade_named("gan_fake_logits_detached", ("3.3",))["3.3"]
