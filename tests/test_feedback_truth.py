@@ -800,3 +800,11 @@ def test_a_penalty_that_writes_into_star_is_caught_by_5_3():
     and 5.4 sent the student back to tests 5.1-5.3, which showed nothing wrong."""
     fraction, message, keys, _ = graded("penalty_overwrites_star", {"5.3"})["5.3"]
     assert fraction < 1.0 and keys == ["penalty_writes_inputs"] and "changed star['hidden.weight']" in message, message
+
+
+def test_a_forged_backward_failure_passes_only_redacted_bounded_words():
+    """A student's own exception named BackwardFailed reaches backward_failed: its 'what' part is the student's
+    text, shown only as redaction shows student words (digits hidden, bounded)."""
+    from autograder.selfcheck.public.common import backward_failed
+    told = str(backward_failed("BackwardFailed: secret 0.123456 and 7 more " + "x" * 80 + ": RuntimeError: 42"))
+    assert "0.123456" not in told and "42" not in told and "x" * 41 not in told, told

@@ -28,6 +28,7 @@ def backward_failed(error, what=None):
     if not text.startswith(BACKWARD):
         return None
     named, _, rest = text[len(BACKWARD):].partition(": ")
+    named = hide_numbers(named)[:40]   # a student's own exception may carry this prefix: its words, bounded as any
     told = (f"returned {what or named}, but backpropagating through it (as loss.backward() does) raised "
             f"{student_text(rest)}")
     return told + "; " + diagnose("backward_inplace", IN_PLACE) if "modified by an inplace operation" in text else told
