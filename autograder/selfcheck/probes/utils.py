@@ -1,7 +1,6 @@
 """The probe of utils.py: sample_gaussian's draws, its re-seeded draw and its gradients."""
 import torch
 
-from ..homework import describe
 from .common import array, grad_array, probe
 
 
@@ -37,7 +36,7 @@ def sample_gaussian(hw, m, v, seed=0, gradient=True):
         try:   # a backward that raises (an in-place op on a saved tensor) is the gradient's defect, not the draws'
             gm, gv = torch.autograd.grad(z1.sum(), (mt, vt), allow_unused=True)
         except Exception as error:
-            out["grad_error"] = describe(error, hw.root)   # the judge shows it only through redaction
+            out["grad_error"] = f"BackwardFailed: z: {type(error).__name__}: {error}"   # redacted by the judge
             return out
         out["grad_m"], out["grad_v"] = grad_array(gm), grad_array(gv)
     return out
